@@ -1,0 +1,1 @@
+"""Interop drivers: run official RocketMQ clients in child processes for rmq tests."""
