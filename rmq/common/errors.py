@@ -139,3 +139,10 @@ class CorruptRecordError(StoreError):
 
 class MQClientError(RMQError):
     """A client-side precondition failed (no route, bad argument, not started)."""
+
+
+# --- bodies ------------------------------------------------------------------
+
+
+class BodyError(RMQError):
+    """A request or response body does not have the shape its code requires."""
