@@ -200,20 +200,24 @@ def encode(cmd: RemotingCommand) -> bytes:
 class FrameDecoder:
     """Incremental frame splitter: feed bytes, get whole commands.
 
-    Raises ``FrameError`` for an oversized or malformed frame; the caller closes
-    the connection (the stream cannot be resynchronised).
+    An oversized or malformed frame sets ``error`` (a ``FrameError``): the frames
+    before it are still returned, and nothing after it is decoded, since the
+    stream cannot be resynchronised. The caller closes the connection.
     """
 
-    __slots__ = ("_buf", "max_frame")
+    __slots__ = ("_buf", "error", "max_frame")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._buf = bytearray()
         self.max_frame = max_frame
+        self.error: FrameError | None = None
 
     def feed(self, data: bytes) -> list[RemotingCommand]:
+        out: list[RemotingCommand] = []
+        if self.error is not None:
+            return out
         buf = self._buf
         buf += data
-        out: list[RemotingCommand] = []
         pos = 0
         end = len(buf)
         unpack = _LENGTH.unpack_from
@@ -228,9 +232,14 @@ class FrameDecoder:
                     break
                 out.append(decode_frame(view[pos + 4 : pos + 4 + length]))
                 pos += 4 + length
+        except FrameError as e:
+            # Drop the traceback: it holds slices of the buffer.
+            self.error = e.with_traceback(None)
         finally:
             view.release()
-        if pos:
+        if self.error is not None:
+            self._buf = bytearray()
+        elif pos:
             del buf[:pos]
         return out
 

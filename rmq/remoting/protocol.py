@@ -79,11 +79,7 @@ class RemotingConnection(Protocol):
         if self._broken:
             return
         self._active = True
-        try:
-            commands = self.decoder.feed(data)
-        except FrameError as e:
-            self._frame_error(e)
-            return
+        commands = self.decoder.feed(data)
         for cmd in commands:
             if cmd.flag & 1:
                 entry = self._pending.pop(cmd.opaque, None)
@@ -98,6 +94,8 @@ class RemotingConnection(Protocol):
                 self.dispatcher.dispatch(self, cmd)
             elif not cmd.flag & RPC_ONEWAY:
                 self.send_response(cmd.make_response(3, f" request type {cmd.code} not supported"))
+        if self.decoder.error is not None:
+            self._frame_error(self.decoder.error)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         self.connected = False
