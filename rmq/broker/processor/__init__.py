@@ -1,0 +1,1 @@
+"""Request processors of the broker; each module exposes ``register(dispatcher, broker)``."""
