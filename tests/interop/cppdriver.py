@@ -34,6 +34,7 @@ EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_DEADLINE = 3
 EXIT_USAGE = 64
+EXIT_SHUTDOWN_ABORT = 6  # the native shutdown called abort() after the summary was printed
 
 # Properties read back from every received message (user names come from --show-prop).
 STANDARD_PROPS = (
@@ -62,6 +63,7 @@ _COW_REP_SIZE = 24  # libstdc++ pre-C++11 std::string: length, capacity, refcoun
 
 _out_lock = threading.Lock()
 _state: dict[str, Any] = {"scenario": None}
+_keep_alive: list[object] = []
 
 
 # ----------------------------------------------------------------------------- output
@@ -113,6 +115,45 @@ def run_guarded(fn: Callable[[], object], timeout: float) -> bool:
     return True
 
 
+def _exit_on_abort() -> None:
+    """Make SIGABRT call libc ``_exit(6)`` directly (async-signal-safe, no Python involved).
+
+    The push consumer's native shutdown can die with ``terminate ... boost::thread_interrupted``
+    when it races its own timer thread; the results are already printed by then.
+    """
+    libc = ctypes.CDLL(None)
+    libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal(signal.SIGABRT, ctypes.cast(libc._exit, ctypes.c_void_p))
+
+
+def finish(
+    summary: dict[str, Any], problem: str | None, shutdown: Callable[[], object], timeout: float
+) -> NoReturn:
+    """Print the summary (and error), then shut the client down and exit.
+
+    Results are printed first so that a hanging or crashing native shutdown cannot lose them;
+    a ``shutdown`` event reports how the shutdown went.
+    """
+    emit({"event": "summary", **summary})
+    code = EXIT_OK
+    if problem is not None:
+        emit(
+            {
+                "event": "error",
+                "stage": summary.get("scenario", "?"),
+                "error_type": "DriverError",
+                "message": problem,
+            }
+        )
+        code = EXIT_ERROR
+    emit({"event": "shutting_down", "planned_exit": code})
+    _exit_on_abort()
+    clean = run_guarded(shutdown, timeout)
+    emit({"event": "shutdown", "clean": clean})
+    os._exit(code)
+
+
 # ----------------------------------------------------------------------------- arguments
 
 
@@ -162,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--linger", type=float, default=0.0, help="keep running N s after done")
     push.add_argument("--fail-first", type=int, default=0, help="RECONSUME_LATER first N")
     push.add_argument("--fail-match", default=None, help="regex on tags/keys/body text")
-    push.add_argument("--fail-times", type=int, default=1, help="fail matches while rt < N")
+    push.add_argument(
+        "--fail-times", type=int, default=1, help="fail each matching id's first N deliveries"
+    )
     push.add_argument("--thread-count", type=int, default=None)
     push.add_argument("--batch-max-size", type=int, default=None)
     push.add_argument("--show-prop", action="append", default=[], metavar="NAME")
@@ -345,7 +388,7 @@ def _result(res: Any) -> dict[str, Any]:
     return {"msg_id": res.msg_id, "offset": res.offset, "status": res.status.name}
 
 
-def scenario_produce(args: argparse.Namespace) -> int:
+def scenario_produce(args: argparse.Namespace) -> NoReturn:
     """Send ``--count`` messages in the chosen mode; one ``sent`` line per send."""
     client = load_library(args.log_dir)
     dll = client.dll
@@ -421,20 +464,15 @@ def scenario_produce(args: argparse.Namespace) -> int:
 
     if args.mode == "async":
         all_done.wait()  # the global deadline bounds this
-    clean = run_guarded(producer.shutdown, args.shutdown_timeout)
     summary = {
-        "event": "summary",
         "scenario": "produce",
         "mode": args.mode,
         "requested": args.count,
         **counts,
         "elapsed": round(time.monotonic() - begin, 3),
-        "shutdown_clean": clean,
     }
-    emit(summary)
-    if counts["failed"]:
-        fail("send", f"{counts['failed']} of {args.count} sends failed")
-    return EXIT_OK
+    problem = f"{counts['failed']} of {args.count} sends failed" if counts["failed"] else None
+    finish(summary, problem, producer.shutdown, args.shutdown_timeout)
 
 
 def _send_one(
@@ -485,7 +523,7 @@ def _send_one(
 # ----------------------------------------------------------------------------- push
 
 
-def scenario_push(args: argparse.Namespace) -> int:
+def scenario_push(args: argparse.Namespace) -> NoReturn:
     """Run a push consumer until ``--expect`` consumes, idleness, SIGTERM or the deadline."""
     client = load_library(args.log_dir)
     dll = client.dll
@@ -509,15 +547,17 @@ def scenario_push(args: argparse.Namespace) -> int:
     done = threading.Event()
     stats = {"delivered": 0, "consumed": 0, "later": 0}
     ids: set[str | None] = set()
+    failed_by_id: dict[str | None, int] = {}  # counted here: orderly retries keep reconsume 0
     last_activity = [time.monotonic()]
 
     def decide(event: dict[str, Any]) -> bool:
         """True = consume now; False = RECONSUME_LATER."""
         if stats["delivered"] <= args.fail_first:
             return False
-        if matcher is not None and event["reconsume_times"] < args.fail_times:
+        if matcher is not None and failed_by_id.get(event["id"], 0) < args.fail_times:
             haystack = " ".join(str(event[k] or "") for k in ("tags", "keys", "body_text", "topic"))
             if matcher.search(haystack):
+                failed_by_id[event["id"]] = failed_by_id.get(event["id"], 0) + 1
                 return False
         return True
 
@@ -546,21 +586,13 @@ def scenario_push(args: argparse.Namespace) -> int:
     check(register(handle, callback))
 
     reason = _wait_push(args, done, last_activity, consumer)
-    clean = run_guarded(consumer.shutdown, args.shutdown_timeout)
     with lock:
-        summary = {
-            "event": "summary",
-            "scenario": "push",
-            **stats,
-            "distinct_ids": len(ids),
-            "reason": reason,
-            "shutdown_clean": clean,
-        }
-    emit(summary)
+        summary = {"scenario": "push", **stats, "distinct_ids": len(ids), "reason": reason}
+    problem = None
     if args.expect and summary["consumed"] < args.expect:
-        fail("consume", f"expected {args.expect} consumes, got {summary['consumed']}")
-    del callback  # keep the ctypes callback alive until here
-    return EXIT_OK
+        problem = f"expected {args.expect} consumes, got {summary['consumed']}"
+    _keep_alive.append(callback)  # the native side may call it until shutdown returns
+    finish(summary, problem, consumer.shutdown, args.shutdown_timeout)
 
 
 def _verdict(ok: bool) -> str:
@@ -604,7 +636,7 @@ def _wait_push(
 # ----------------------------------------------------------------------------- pull
 
 
-def scenario_pull(args: argparse.Namespace) -> int:
+def scenario_pull(args: argparse.Namespace) -> NoReturn:
     """Read every queue of the topic from ``--from-offset`` until NO_NEW_MSG."""
     client = load_library(args.log_dir)
     dll = client.dll
@@ -640,17 +672,8 @@ def scenario_pull(args: argparse.Namespace) -> int:
         mq = queues[i]
         total += _pull_queue(args, dll, handle, mq, reader, _CPullStatus, total)
     dll.ReleaseSubscriptionMessageQueue(queues)
-    clean = run_guarded(consumer.shutdown, args.shutdown_timeout)
-    emit(
-        {
-            "event": "summary",
-            "scenario": "pull",
-            "queues": size.value,
-            "messages": total,
-            "shutdown_clean": clean,
-        }
-    )
-    return EXIT_OK
+    summary = {"scenario": "pull", "queues": size.value, "messages": total}
+    finish(summary, None, consumer.shutdown, args.shutdown_timeout)
 
 
 def _pull_queue(

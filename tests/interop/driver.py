@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 CPP_DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cppdriver.py")
 _STDERR_KEEP = 16 * 1024
+EXIT_SHUTDOWN_ABORT = 6  # same value as cppdriver.EXIT_SHUTDOWN_ABORT
 
 Event = dict[str, Any]
 Predicate = Callable[[Event], bool]
@@ -69,9 +70,18 @@ class DriverResult:
         return self.of("message")
 
     @property
+    def shutdown_aborted(self) -> bool:
+        """The native client aborted during shutdown, after the results were printed."""
+        return self.exit_code == EXIT_SHUTDOWN_ABORT and bool(self.of("shutting_down"))
+
+    @property
     def ok(self) -> bool:
-        """Exit code 0 and not killed for a timeout."""
-        return self.exit_code == 0 and not self.timed_out
+        """The scenario succeeded: exit 0, or 0 was planned and only the native shutdown died."""
+        if self.timed_out or self.errors:
+            return False
+        if self.exit_code == 0:
+            return True
+        return self.shutdown_aborted and self.of("shutting_down")[-1].get("planned_exit") == 0
 
 
 @attrs.define

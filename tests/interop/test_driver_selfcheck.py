@@ -132,6 +132,15 @@ class HelperPureTests(unittest.SynchronousTestCase):
         self.assertEqual(len(result.messages), 1)
         self.assertFalse(result.ok)
 
+    def test_ok_tolerates_shutdown_abort(self) -> None:
+        """Exit 6 after a planned clean exit counts as ok; with an error line it does not."""
+        events = [{"event": "summary"}, {"event": "shutting_down", "planned_exit": 0}]
+        aborted = DriverResult(events, 6, None, "terminate called", False)
+        self.assertTrue(aborted.shutdown_aborted)
+        self.assertTrue(aborted.ok)
+        failed = DriverResult([*events, {"event": "error"}], 6, None, "", False)
+        self.assertFalse(failed.ok)
+
 
 class CppClientNoServerTests(unittest.TestCase):
     """The real C++ client in a child process, against a closed loopback port."""
@@ -193,8 +202,9 @@ class CppClientNoServerTests(unittest.TestCase):
         summary = result.summary
         assert summary is not None
         self.assertEqual((summary["reason"], summary["consumed"]), ("idle", 0))
-        self.assertTrue(summary["shutdown_clean"])
-        self.assertEqual(result.errors[-1]["stage"], "consume")
+        self.assertEqual(result.of("shutdown"), [{"event": "shutdown", "clean": True}])
+        self.assertEqual(result.errors[-1]["stage"], "push")
+        self.assertIn("expected 1 consumes, got 0", result.errors[-1]["message"])
 
     @defer.inlineCallbacks
     def test_push_consumer_sigterm(self) -> Gen:
