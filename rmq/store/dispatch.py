@@ -1,0 +1,86 @@
+"""Dispatch: feed each appended record to its ConsumeQueue and the index, then tell listeners.
+
+Listeners (the broker's long polling) hear ``(topic, queue_id, max_offset, tags_code,
+store_timestamp, properties)``; a failing listener is logged and never breaks a put.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from rmq.store.consumequeue import ConsumeQueue
+from rmq.store.format import DispatchRequest, dispatched
+from rmq.store.index import IndexService
+
+log = logging.getLogger(__name__)
+
+ArrivalListener = Callable[[str, int, int, "int | None", int, "dict[str, str] | None"], None]
+
+
+class Dispatcher:
+    """Owns the ConsumeQueue table and the index; builds their entries from records."""
+
+    def __init__(
+        self,
+        cq_root: str,
+        cq_file_size: int,
+        index: IndexService | None,
+        preallocate: bool = True,
+    ) -> None:
+        self.cq_root = cq_root
+        self.cq_file_size = cq_file_size
+        self.index = index
+        self.preallocate = preallocate
+        self.queues: dict[tuple[str, int], ConsumeQueue] = {}
+        self.listeners: list[ArrivalListener] = []
+        self.last_store_timestamp = 0
+        self.dispatched_offset = 0
+
+    def find_or_create(self, topic: str, queue_id: int) -> ConsumeQueue:
+        """The ConsumeQueue for topic/queue, created on first use."""
+        key = (topic, queue_id)
+        cq = self.queues.get(key)
+        if cq is None:
+            cq = ConsumeQueue(self.cq_root, topic, queue_id, self.cq_file_size, self.preallocate)
+            self.queues[key] = cq
+        return cq
+
+    def load(self) -> None:
+        """Map every ConsumeQueue found under the root directory."""
+        if not os.path.isdir(self.cq_root):
+            return
+        for topic in sorted(os.listdir(self.cq_root)):
+            tdir = os.path.join(self.cq_root, topic)
+            if not os.path.isdir(tdir):
+                continue
+            for qid in sorted(os.listdir(tdir)):
+                if qid.lstrip("-").isdigit():
+                    self.find_or_create(topic, int(qid)).load()
+
+    def dispatch(self, req: DispatchRequest, notify: bool = True) -> None:
+        """Write the CQ unit and index entries of one record, then notify listeners."""
+        in_queue = dispatched(req.sys_flag)
+        cq = None
+        if in_queue:
+            cq = self.find_or_create(req.topic, req.queue_id)
+            cq.put(req.commit_log_offset, req.size, req.tags_code, req.queue_offset)
+        if self.index is not None and (req.uniq_key or req.keys):
+            self.index.build(req)
+        self.last_store_timestamp = req.store_timestamp
+        self.dispatched_offset = req.commit_log_offset + req.size
+        if cq is not None and notify and self.listeners:
+            max_offset = cq.max_offset
+            for cb in self.listeners:
+                try:
+                    cb(
+                        req.topic,
+                        req.queue_id,
+                        max_offset,
+                        req.tags_code,
+                        req.store_timestamp,
+                        req.properties,
+                    )
+                except Exception:
+                    log.exception("arrival listener failed")

@@ -1,0 +1,238 @@
+"""IndexFile: hash index from ``topic#key`` to CommitLog offsets (REFERENCE.md §6.4).
+
+Layout: 40-byte header, ``slots`` int32 slots (newest entry number per hash), then 20-byte
+entries chained through ``prevIndex``. Entry numbers start at 1. Lookups compare hashes only, so
+callers re-check the keys of the records they get back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from rmq.store.format import (
+    INDEX_ENTRY,
+    INDEX_ENTRY_SIZE,
+    INDEX_HEADER,
+    INDEX_HEADER_SIZE,
+    INDEX_SLOT,
+    INDEX_SLOT_SIZE,
+    DispatchRequest,
+    index_file_size,
+    index_key_hash,
+)
+from rmq.store.mappedfile import MappedFile
+
+log = logging.getLogger(__name__)
+
+_MAX_DIFF = 0x7FFFFFFF
+
+
+def index_file_name(now_ms: int) -> str:
+    """``yyyyMMddHHmmssSSS`` in local time."""
+    lt = time.localtime(now_ms / 1000.0)
+    return time.strftime("%Y%m%d%H%M%S", lt) + f"{now_ms % 1000:03d}"
+
+
+class IndexFile:
+    """One mapped index file."""
+
+    def __init__(self, path: str, slots: int, entries: int, preallocate: bool = True) -> None:
+        self.slots = slots
+        self.max_entries = entries
+        self.mf = MappedFile(path, 0, index_file_size(slots, entries), preallocate)
+        (
+            self.begin_timestamp,
+            self.end_timestamp,
+            self.begin_phy_offset,
+            self.end_phy_offset,
+            slot_count,
+            self.index_count,
+        ) = INDEX_HEADER.unpack_from(self.mf.mm, 0)
+        self.hash_slot_count = slot_count
+        if self.index_count == 0:
+            self.index_count = 1
+        self.dirty = False
+
+    @property
+    def path(self) -> str:
+        """The file's path."""
+        return self.mf.path
+
+    def is_full(self) -> bool:
+        """True when no entry is left."""
+        return bool(self.index_count >= self.max_entries)
+
+    def _write_header(self) -> None:
+        INDEX_HEADER.pack_into(
+            self.mf.mm,
+            0,
+            self.begin_timestamp,
+            self.end_timestamp,
+            self.begin_phy_offset,
+            self.end_phy_offset,
+            self.hash_slot_count,
+            self.index_count,
+        )
+
+    def put(self, key: str, phy_offset: int, store_ts: int) -> bool:
+        """Add an entry; False when the file is full."""
+        if self.is_full():
+            return False
+        mm = self.mf.mm
+        key_hash = index_key_hash(key)
+        slot_pos = INDEX_HEADER_SIZE + (key_hash % self.slots) * INDEX_SLOT_SIZE
+        (prev,) = INDEX_SLOT.unpack_from(mm, slot_pos)
+        if prev < 0 or prev > self.index_count:
+            prev = 0
+        if self.index_count <= 1:
+            self.begin_timestamp = store_ts
+            self.begin_phy_offset = phy_offset
+        diff = (store_ts - self.begin_timestamp) // 1000
+        diff = 0 if diff < 0 else min(diff, _MAX_DIFF)
+        entry_pos = (
+            INDEX_HEADER_SIZE + self.slots * INDEX_SLOT_SIZE + self.index_count * INDEX_ENTRY_SIZE
+        )
+        INDEX_ENTRY.pack_into(mm, entry_pos, key_hash, phy_offset, diff, prev)
+        INDEX_SLOT.pack_into(mm, slot_pos, self.index_count)
+        if prev == 0:
+            self.hash_slot_count += 1
+        self.index_count += 1
+        self.end_phy_offset = phy_offset
+        self.end_timestamp = store_ts
+        self._write_header()
+        self.dirty = True
+        return True
+
+    def overlaps(self, begin: int, end: int) -> bool:
+        """True when the file's time range meets [begin, end]."""
+        return bool(self.begin_timestamp <= end and self.end_timestamp >= begin)
+
+    def select(self, key: str, max_num: int, begin: int, end: int, out: list[int]) -> None:
+        """Append CommitLog offsets whose key hash matches within [begin, end], newest first."""
+        mm = self.mf.mm
+        key_hash = index_key_hash(key)
+        slot_pos = INDEX_HEADER_SIZE + (key_hash % self.slots) * INDEX_SLOT_SIZE
+        (cur,) = INDEX_SLOT.unpack_from(mm, slot_pos)
+        base = INDEX_HEADER_SIZE + self.slots * INDEX_SLOT_SIZE
+        seen = 0
+        while 0 < cur < self.index_count and len(out) < max_num and seen < self.max_entries:
+            seen += 1
+            h, phy, diff, prev = INDEX_ENTRY.unpack_from(mm, base + cur * INDEX_ENTRY_SIZE)
+            ts = self.begin_timestamp + diff * 1000
+            if h == key_hash and begin <= ts <= end:
+                out.append(int(phy))
+            if prev <= 0 or prev >= cur or ts < begin:
+                break
+            cur = prev
+
+
+class IndexService:
+    """The list of IndexFiles: builds entries for dispatched records and answers key queries."""
+
+    def __init__(
+        self,
+        directory: str,
+        slots: int,
+        entries: int,
+        clock: Callable[[], float],
+        preallocate: bool = True,
+    ) -> None:
+        self.directory = directory
+        self.slots = slots
+        self.entries = entries
+        self.clock = clock
+        self.preallocate = preallocate
+        self.files: list[IndexFile] = []
+        self.pending_destroy: list[MappedFile] = []
+
+    def load(self) -> None:
+        """Map the existing index files, oldest first."""
+        if not os.path.isdir(self.directory):
+            return
+        size = index_file_size(self.slots, self.entries)
+        for name in sorted(os.listdir(self.directory)):
+            path = os.path.join(self.directory, name)
+            if not name.isdigit() or os.path.getsize(path) != size:
+                log.warning("ignoring index file %s", path)
+                continue
+            self.files.append(IndexFile(path, self.slots, self.entries, self.preallocate))
+
+    def end_phy_offset(self) -> int:
+        """CommitLog offset of the newest indexed record (-1 when none)."""
+        for f in reversed(self.files):
+            if f.index_count > 1:
+                return int(f.end_phy_offset)
+        return -1
+
+    def _writable(self) -> IndexFile:
+        last = self.files[-1] if self.files else None
+        if last is not None and not last.is_full():
+            return last
+        os.makedirs(self.directory, exist_ok=True)
+        now_ms = int(self.clock() * 1000)
+        path = os.path.join(self.directory, index_file_name(now_ms))
+        while os.path.exists(path):
+            now_ms += 1
+            path = os.path.join(self.directory, index_file_name(now_ms))
+        f = IndexFile(path, self.slots, self.entries, self.preallocate)
+        if last is not None:
+            f.begin_phy_offset = f.end_phy_offset = last.end_phy_offset
+            f.begin_timestamp = f.end_timestamp = last.end_timestamp
+        self.files.append(f)
+        return f
+
+    def build(self, req: DispatchRequest) -> None:
+        """Index the record's UNIQ_KEY and each KEYS element as ``topic#key``."""
+        if req.commit_log_offset <= self.end_phy_offset():
+            return  # already indexed (re-dispatch after recovery)
+        prefix = req.topic + "#"
+        if req.uniq_key:
+            self._put(prefix + req.uniq_key, req.commit_log_offset, req.store_timestamp)
+        if req.keys:
+            for k in req.keys.split(" "):
+                if k:
+                    self._put(prefix + k, req.commit_log_offset, req.store_timestamp)
+
+    def _put(self, key: str, phy: int, ts: int) -> None:
+        f = self._writable()
+        if not f.put(key, phy, ts):
+            f.is_full()  # rolled by _writable on the next call
+            self._writable().put(key, phy, ts)
+
+    def query(self, topic: str, key: str, max_num: int, begin: int, end: int) -> list[int]:
+        """CommitLog offsets of candidates for ``topic#key`` in [begin, end], newest first."""
+        out: list[int] = []
+        full = topic + "#" + key
+        for f in reversed(self.files):
+            if len(out) >= max_num:
+                break
+            if f.index_count > 1 and f.overlaps(begin, end):
+                f.select(full, max_num, begin, end, out)
+        return out
+
+    def dirty_files(self) -> list[MappedFile]:
+        """Mapped files with unflushed entries (their dirty marks are cleared)."""
+        out = [f.mf for f in self.files if f.dirty]
+        for f in self.files:
+            f.dirty = False
+        return out
+
+    def delete_below(self, phys_min: int) -> int:
+        """Delete files whose newest entry points below ``phys_min`` (never the last)."""
+        count = 0
+        while len(self.files) > 1 and self.files[0].end_phy_offset < phys_min:
+            f = self.files.pop(0)
+            if not f.mf.destroy():
+                self.pending_destroy.append(f.mf)
+            count += 1
+        return count
+
+    def close(self) -> None:
+        """Unmap every file."""
+        for f in self.files:
+            if not f.mf.close():
+                self.pending_destroy.append(f.mf)
+        self.files = []

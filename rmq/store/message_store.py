@@ -1,0 +1,779 @@
+"""MessageStore: the facade the broker calls (put, get, offsets, queries, lifecycle).
+
+All methods run on the reactor thread; fsync, checkpoint writes and other slow disk work go
+through ``runner`` (a worker thread by default). Reads return zero-copy slices of the mapped files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
+
+from rmq.common.errors import DiskFullError, MessageIllegal, StoreError
+from rmq.common.message import (
+    BORNHOST_V6_FLAG,
+    KEYS,
+    STOREHOST_V6_FLAG,
+    TAGS,
+    UNIQ_KEY,
+    crc32_masked,
+    create_offset_msg_id,
+    decode_properties,
+    encode_record,
+    host_to_bytes,
+    is_ipv6,
+    tag_hash_code,
+)
+from rmq.store.checkpoint import Checkpoint
+from rmq.store.commitlog import CommitLog
+from rmq.store.config import StoreConfig
+from rmq.store.dispatch import ArrivalListener, Dispatcher
+from rmq.store.flush import CommitLogFlusher, Runner
+from rmq.store.format import (
+    CQ_FILLER,
+    DispatchRequest,
+    RecordError,
+    check_record,
+    dispatched,
+    read_store_timestamp,
+)
+from rmq.store.index import IndexService
+from rmq.store.mappedfile import MappedFile
+from rmq.store.recovery import recover
+
+log = logging.getLogger(__name__)
+
+_FILLER_SIZE = CQ_FILLER[1]
+
+
+class PutStatus(enum.Enum):
+    """Outcome of a put (names as Apache RocketMQ's PutMessageStatus)."""
+
+    PUT_OK = "PUT_OK"
+    FLUSH_DISK_TIMEOUT = "FLUSH_DISK_TIMEOUT"
+    FLUSH_SLAVE_TIMEOUT = "FLUSH_SLAVE_TIMEOUT"
+    SLAVE_NOT_AVAILABLE = "SLAVE_NOT_AVAILABLE"
+    SERVICE_NOT_AVAILABLE = "SERVICE_NOT_AVAILABLE"
+    CREATE_MAPPED_FILE_FAILED = "CREATE_MAPPED_FILE_FAILED"
+    MESSAGE_ILLEGAL = "MESSAGE_ILLEGAL"
+    PROPERTIES_SIZE_EXCEEDED = "PROPERTIES_SIZE_EXCEEDED"
+    OS_PAGECACHE_BUSY = "OS_PAGECACHE_BUSY"
+    UNKNOWN_ERROR = "UNKNOWN_ERROR"
+
+
+@attrs.frozen
+class PutResult:
+    """Result of a put; offsets refer to the first record of a batch."""
+
+    status: PutStatus
+    wrote_offset: int = -1
+    wrote_bytes: int = 0
+    msg_ids: list[str] = attrs.field(factory=list)
+    queue_offset: int = -1
+    msg_num: int = 0
+    store_timestamp: int = 0
+    remark: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the message is stored (a flush timeout still stored it)."""
+        return self.status in (PutStatus.PUT_OK, PutStatus.FLUSH_DISK_TIMEOUT)
+
+
+@attrs.define
+class MessageToStore:
+    """One message as the broker hands it to the store (properties already encoded)."""
+
+    topic: str
+    queue_id: int
+    body: bytes
+    flag: int = 0
+    properties: str = ""
+    sys_flag: int = 0
+    born_timestamp: int = 0
+    born_host: tuple[str, int] = ("127.0.0.1", 0)
+    store_host: tuple[str, int] | None = None
+    reconsume_times: int = 0
+    prepared_transaction_offset: int = 0
+    tags_code: int | None = None
+    wait_store_msg_ok: bool = True
+
+
+class GetStatus(enum.Enum):
+    """Outcome of a read (names as Apache RocketMQ's GetMessageStatus)."""
+
+    FOUND = "FOUND"
+    NO_MATCHED_MESSAGE = "NO_MATCHED_MESSAGE"
+    MESSAGE_WAS_REMOVING = "MESSAGE_WAS_REMOVING"
+    OFFSET_FOUND_NULL = "OFFSET_FOUND_NULL"
+    OFFSET_OVERFLOW_BADLY = "OFFSET_OVERFLOW_BADLY"
+    OFFSET_OVERFLOW_ONE = "OFFSET_OVERFLOW_ONE"
+    OFFSET_TOO_SMALL = "OFFSET_TOO_SMALL"
+    NO_MATCHED_LOGIC_QUEUE = "NO_MATCHED_LOGIC_QUEUE"
+    NO_MESSAGE_IN_QUEUE = "NO_MESSAGE_IN_QUEUE"
+
+
+@attrs.frozen
+class GetResult:
+    """Raw records for a pull plus the offsets the pull response needs."""
+
+    status: GetStatus
+    next_begin_offset: int
+    min_offset: int
+    max_offset: int
+    buffers: list[memoryview | bytes] = attrs.field(factory=list)
+    message_count: int = 0
+    suggest_pull_from_slave: bool = False
+
+    @property
+    def buffer_total_size(self) -> int:
+        """Total bytes of the records."""
+        return sum(len(b) for b in self.buffers)
+
+
+class MessageFilter(Protocol):
+    """Broker-side filter: by tag hash from the ConsumeQueue, then (optionally) by record."""
+
+    def is_matched_by_consume_queue(self, tags_code: int | None) -> bool: ...
+
+    def is_matched_by_commit_log(
+        self, record: memoryview | bytes, properties: dict[str, str] | None
+    ) -> bool: ...
+
+
+class StoreReactor(IReactorTime, IReactorThreads):
+    """What the store needs from a reactor: a clock and a thread pool."""
+
+
+def _total_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _disk_ratio(path: str) -> float:
+    st = os.statvfs(path)
+    total = st.f_blocks * st.f_frsize
+    if total <= 0:
+        return 0.0
+    return 1.0 - (st.f_bavail * st.f_frsize) / total
+
+
+class MessageStore:
+    """CommitLog + ConsumeQueues + index with flush, recovery and retention."""
+
+    def __init__(
+        self,
+        config: StoreConfig,
+        reactor: Any,
+        store_host: tuple[str, int] | None = None,
+        runner: Runner | None = None,
+        disk_usage: Callable[[str], float] | None = None,
+    ) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.store_host = store_host or ("127.0.0.1", 10911)
+        self._store_host_bytes = host_to_bytes(self.store_host)
+        self._runner: Runner = runner or self._thread_runner
+        self._disk_usage = disk_usage or _disk_ratio
+        self.commitlog = CommitLog(
+            config.commit_log_dir,
+            config.mapped_file_size_commit_log,
+            config.preallocate_mapped_files,
+        )
+        self.index: IndexService | None = (
+            IndexService(
+                config.index_dir,
+                config.max_hash_slot_num,
+                config.max_index_num,
+                reactor.seconds,
+                config.preallocate_mapped_files,
+            )
+            if config.message_index_enable
+            else None
+        )
+        self.dispatcher = Dispatcher(
+            config.consume_queue_dir,
+            config.mapped_file_size_consume_queue,
+            self.index,
+            config.preallocate_mapped_files,
+        )
+        self.checkpoint = Checkpoint(config.checkpoint_path)
+        self.flusher = CommitLogFlusher(
+            reactor, self._runner, self.commitlog, config.sync_flush_timeout, self._physic_flushed
+        )
+        self._queue_offsets: dict[tuple[str, int], int] = {}
+        self._born_hosts: dict[tuple[str, int], bytes] = {}
+        self._loops: list[LoopingCall] = []
+        self._lock_fd = -1
+        self._running = False
+        self._shutting_down = False
+        self.writable = True
+        self.disk_ratio = 0.0
+        self._cq_flush_in_flight: Deferred[None] | None = None
+        self._last_thorough = 0.0
+        self.put_times_total = 0
+        self.put_size_total = 0
+        self.recovered_records = 0
+        self._proof_run = min(
+            config.mapped_file_size_commit_log, config.max_message_size + 64 * 1024 + 256
+        )
+        self._memory = _total_memory()
+
+    def _thread_runner(self, f: Callable[[], None]) -> Deferred[None]:
+        return deferToThreadPool(self.reactor, self.reactor.getThreadPool(), f)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Lock the directory, load files, recover, create the abort file, start timers."""
+        cfg = self.config
+        os.makedirs(cfg.root_dir, exist_ok=True)
+        fd = os.open(cfg.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            raise StoreError(f"store {cfg.root_dir} is locked by another process") from e
+        self._lock_fd = fd
+        last_exit_ok = not os.path.exists(cfg.abort_path)
+        self.checkpoint.load()
+        self.commitlog.load()
+        self.dispatcher.load()
+        if self.index is not None:
+            self.index.load()
+        self.recovered_records = recover(
+            self.commitlog,
+            self.dispatcher,
+            self.checkpoint,
+            last_exit_ok,
+            cfg.check_crc_on_recover,
+            self._proof_run,
+        )
+        self._queue_offsets = {k: cq.max_offset for k, cq in self.dispatcher.queues.items()}
+        self.flusher.reset(self.commitlog.max_offset)
+        with open(cfg.abort_path, "wb"):
+            pass
+        self._running = True
+        self._check_disk()
+        if not cfg.sync_flush:
+            self._loop(self._async_flush, cfg.flush_interval_commit_log)
+        self._loop(self._flush_logics, cfg.flush_interval_consume_queue)
+        self._loop(self._clean, cfg.clean_resource_interval)
+
+    def _loop(self, fn: Callable[[], None], interval_ms: int) -> None:
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("store timer %s failed", getattr(fn, "__name__", fn))
+
+        lc = LoopingCall(guarded)
+        lc.clock = self.reactor
+        lc.start(interval_ms / 1000.0, now=False)
+        self._loops.append(lc)
+
+    def shutdown(self) -> Deferred[None]:
+        """Flush everything, write the checkpoint, close files and remove the abort file."""
+        return Deferred.fromCoroutine(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        if not self._running:
+            return
+        self._shutting_down = True
+        for lc in self._loops:
+            if lc.running:
+                lc.stop()
+        self._loops = []
+        await self.flusher.wait_for(self.commitlog.max_offset, timeout=False)
+        self.flusher.stop()
+        if self._cq_flush_in_flight is not None:
+            await self._cq_flush_in_flight
+        await self._flush_logics_now()
+        self.commitlog.queue.close()
+        for cq in self.dispatcher.queues.values():
+            cq.queue.close()
+        if self.index is not None:
+            self.index.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.config.abort_path)
+        os.close(self._lock_fd)
+        self._lock_fd = -1
+        self._running = False
+
+    # --- write path --------------------------------------------------------------------------
+
+    def add_arrival_listener(self, cb: ArrivalListener) -> None:
+        """Call ``cb(topic, queue_id, max_offset, tags_code, store_ts, properties)`` on arrival."""
+        self.dispatcher.listeners.append(cb)
+
+    def put_message(self, msg: MessageToStore) -> Deferred[PutResult]:
+        """Append one message; in SYNC_FLUSH the Deferred fires after its bytes are flushed."""
+        return self.put_messages([msg])
+
+    def put_messages(self, msgs: list[MessageToStore]) -> Deferred[PutResult]:
+        """Append several messages of one topic/queue as one contiguous append (a batch)."""
+        result, wait = self._append(msgs)
+        if result.status is not PutStatus.PUT_OK or not self.config.sync_flush or not wait:
+            return succeed(result)
+        end = result.wrote_offset + result.wrote_bytes
+
+        def flushed(ok: bool) -> PutResult:
+            return result if ok else attrs.evolve(result, status=PutStatus.FLUSH_DISK_TIMEOUT)
+
+        return self.flusher.wait_for(end).addCallback(flushed)
+
+    def _refuse(self, status: PutStatus, remark: str) -> tuple[PutResult, bool]:
+        return PutResult(status, remark=remark), False
+
+    def _append(self, msgs: list[MessageToStore]) -> tuple[PutResult, bool]:
+        if not self._running or self._shutting_down:
+            return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE, "message store is not running")
+        if not self.writable:
+            return self._refuse(
+                PutStatus.SERVICE_NOT_AVAILABLE,
+                f"message store is not writable (disk full or above ratio, {self.disk_ratio:.2f})",
+            )
+        if not msgs:
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, "no message to put")
+        first = msgs[0]
+        topic_raw = first.topic.encode()
+        if len(topic_raw) > 127 or not topic_raw:
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, "topic length must be 1..127 bytes")
+        if any(m.topic != first.topic or m.queue_id != first.queue_id for m in msgs):
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, "a batch must share topic and queue")
+        if sum(len(m.body) for m in msgs) > self.config.max_message_size:
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, "message body too large")
+        key = (first.topic, first.queue_id)
+        qoff = self._queue_offsets.get(key, 0)
+        now = int(self.reactor.seconds() * 1000)
+        store_ts = max(now, self.commitlog.last_store_timestamp)
+        store_host = self._store_host_bytes
+        props_list = []
+        props_raw_list = []
+        total = 0
+        for m in msgs:
+            praw = m.properties.encode()
+            if len(praw) > 32767:
+                return self._refuse(PutStatus.PROPERTIES_SIZE_EXCEEDED, "properties too long")
+            props_raw_list.append(praw)
+            props_list.append(decode_properties(m.properties))
+            born_len = 20 if is_ipv6(m.born_host[0]) else 8
+            if m.store_host is None:
+                store_len = len(store_host)
+            else:
+                store_len = 20 if is_ipv6(m.store_host[0]) else 8
+            host_len = born_len + store_len
+            total += 75 + host_len + len(m.body) + len(topic_raw) + len(praw)
+        try:
+            base = self.commitlog.next_write_offset(total)
+            self.commitlog.reserve(total)
+        except DiskFullError as e:
+            self.writable = False
+            log.error("put refused, disk full: %s", e)
+            return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE, str(e))
+        except MessageIllegal as e:
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, str(e))
+        except (StoreError, OSError) as e:
+            log.error("put refused, cannot create mapped file: %s", e)
+            return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED, str(e))
+        parts = []
+        reqs = []
+        offset = base
+        first_qoff = qoff
+        for m, praw, props in zip(msgs, props_raw_list, props_list, strict=True):
+            sys_flag = m.sys_flag & ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)
+            born = self._born_hosts.get(m.born_host)
+            if born is None:
+                born = host_to_bytes(m.born_host)
+                if len(self._born_hosts) > 4096:
+                    self._born_hosts.clear()
+                self._born_hosts[m.born_host] = born
+            if len(born) == 20:
+                sys_flag |= BORNHOST_V6_FLAG
+            sh = store_host if m.store_host is None else host_to_bytes(m.store_host)
+            if len(sh) == 20:
+                sys_flag |= STOREHOST_V6_FLAG
+            in_queue = dispatched(sys_flag)
+            this_qoff = qoff if in_queue else 0
+            rec = encode_record(
+                topic=topic_raw,
+                body=m.body,
+                properties=praw,
+                queue_id=m.queue_id,
+                flag=m.flag,
+                queue_offset=this_qoff,
+                physical_offset=offset,
+                sys_flag=sys_flag,
+                born_timestamp=m.born_timestamp,
+                born_host=born,
+                store_timestamp=store_ts,
+                store_host=sh,
+                reconsume_times=m.reconsume_times,
+                prepared_transaction_offset=m.prepared_transaction_offset,
+                body_crc=crc32_masked(m.body),
+            )
+            parts.append(rec)
+            tags_code = m.tags_code if m.tags_code is not None else tag_hash_code(props.get(TAGS))
+            reqs.append(
+                DispatchRequest(
+                    topic=m.topic,
+                    queue_id=m.queue_id,
+                    commit_log_offset=offset,
+                    size=len(rec),
+                    tags_code=tags_code,
+                    store_timestamp=store_ts,
+                    queue_offset=this_qoff,
+                    sys_flag=sys_flag,
+                    keys=props.get(KEYS),
+                    uniq_key=props.get(UNIQ_KEY),
+                    properties=props,
+                )
+            )
+            offset += len(rec)
+            if in_queue:
+                qoff += 1
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        wrote = self.commitlog.append(data, store_ts)
+        if wrote != base:  # defensive: reserve() and next_write_offset() must agree
+            raise StoreError(f"commit log position moved: {wrote} != {base}")
+        self._queue_offsets[key] = qoff
+        for req in reqs:
+            self.dispatcher.dispatch(req)
+        self.put_times_total += len(msgs)
+        self.put_size_total += len(data)
+        ip, port = self.store_host if first.store_host is None else first.store_host
+        ids = [create_offset_msg_id(ip, port, r.commit_log_offset) for r in reqs]
+        result = PutResult(
+            PutStatus.PUT_OK,
+            wrote_offset=base,
+            wrote_bytes=len(data),
+            msg_ids=ids,
+            queue_offset=first_qoff,
+            msg_num=len(msgs),
+            store_timestamp=store_ts,
+        )
+        return result, any(m.wait_store_msg_ok for m in msgs)
+
+    # --- read path ---------------------------------------------------------------------------
+
+    def get_message(
+        self,
+        group: str,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_msg_nums: int,
+        message_filter: MessageFilter | None = None,
+    ) -> GetResult:
+        """Read up to ``max_msg_nums`` raw records from a queue offset (REFERENCE.md §6.11)."""
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        if cq is None:
+            return GetResult(GetStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
+        min_o, max_o = cq.min_offset, cq.max_offset
+        if max_o == 0:
+            return GetResult(GetStatus.NO_MESSAGE_IN_QUEUE, 0, min_o, max_o)
+        if offset < min_o:
+            return GetResult(GetStatus.OFFSET_TOO_SMALL, min_o, min_o, max_o)
+        if offset == max_o:
+            return GetResult(GetStatus.OFFSET_OVERFLOW_ONE, offset, min_o, max_o)
+        if offset > max_o:
+            return GetResult(GetStatus.OFFSET_OVERFLOW_BADLY, max_o, min_o, max_o)
+        cfg = self.config
+        max_count = min(max_msg_nums, cfg.max_transfer_count_on_message_in_memory)
+        max_bytes = cfg.max_transfer_bytes_on_message_in_memory
+        scan_bytes = max(16000, max_msg_nums * 20)
+        phys_min = self.commitlog.min_offset
+        status = GetStatus.NO_MATCHED_MESSAGE
+        buffers: list[memoryview | bytes] = []
+        total = 0
+        scanned = 0
+        last_phys = -1
+        any_unit = False
+        for phys, size, tags in cq.iter_units(offset, scan_bytes):
+            any_unit = True
+            if len(buffers) >= max_count or (buffers and total + size > max_bytes):
+                break
+            scanned += 1
+            if size == _FILLER_SIZE:
+                continue
+            if phys < phys_min:
+                if not buffers:
+                    status = GetStatus.MESSAGE_WAS_REMOVING
+                continue
+            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags):
+                if not buffers:
+                    status = GetStatus.NO_MATCHED_MESSAGE
+                continue
+            data = self.commitlog.get_data(phys, size)
+            if data is None:
+                if not buffers:
+                    status = GetStatus.MESSAGE_WAS_REMOVING
+                continue
+            if message_filter is not None and not message_filter.is_matched_by_commit_log(
+                data, None
+            ):
+                if not buffers:
+                    status = GetStatus.NO_MATCHED_MESSAGE
+                continue
+            buffers.append(data)
+            total += size
+            last_phys = phys
+        if not any_unit:
+            return GetResult(GetStatus.OFFSET_FOUND_NULL, cq.next_file_offset(offset), min_o, max_o)
+        if buffers:
+            status = GetStatus.FOUND
+        suggest = (
+            last_phys >= 0
+            and self.commitlog.max_offset - last_phys
+            > self._memory * cfg.access_message_in_memory_max_ratio // 100
+        )
+        return GetResult(
+            status, offset + scanned, min_o, max_o, buffers, len(buffers), bool(suggest)
+        )
+
+    def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """Next queue offset to be written (0 for an unknown queue)."""
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        return cq.max_offset if cq else 0
+
+    def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """First readable queue offset (0 for an unknown queue)."""
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        return cq.min_offset if cq else 0
+
+    def _store_ts_at(self, topic: str, queue_id: int, index: int) -> int:
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        unit = cq.get_unit(index) if cq else None
+        if unit is None or unit[1] == _FILLER_SIZE:
+            return -1
+        rec = self.commitlog.get_data(unit[0], unit[1])
+        return -1 if rec is None else read_store_timestamp(rec, 0)
+
+    def get_offset_in_queue_by_time(self, topic: str, queue_id: int, timestamp_ms: int) -> int:
+        """First queue offset whose store time is >= ``timestamp_ms`` (max offset if none)."""
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        if cq is None:
+            return 0
+        lo, hi = cq.min_offset, cq.max_offset
+        while lo < hi:
+            mid = (lo + hi) // 2
+            ts = self._store_ts_at(topic, queue_id, mid)
+            if ts >= timestamp_ms:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def get_earliest_message_time(self, topic: str, queue_id: int) -> int:
+        """Store time of the first readable message of a queue (-1 if none)."""
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        if cq is None or cq.max_offset <= cq.min_offset:
+            return -1
+        return self._store_ts_at(topic, queue_id, cq.min_offset)
+
+    def get_message_store_timestamp(self, topic: str, queue_id: int, cq_offset: int) -> int:
+        """Store time of the message at a queue offset (-1 if unknown)."""
+        return self._store_ts_at(topic, queue_id, cq_offset)
+
+    def get_commit_log_offset_in_queue(self, topic: str, queue_id: int, cq_offset: int) -> int:
+        """CommitLog offset of the unit at a queue offset (0 if unknown)."""
+        cq = self.dispatcher.queues.get((topic, queue_id))
+        unit = cq.get_unit(cq_offset) if cq else None
+        return unit[0] if unit else 0
+
+    def look_message_by_offset(self, commit_log_offset: int) -> bytes | None:
+        """The raw record at a CommitLog offset (None unless a valid record starts there)."""
+        rec = self.commitlog.get_record(commit_log_offset)
+        if rec is None:
+            return None
+        try:
+            res = check_record(rec, 0, len(rec), False)
+        except RecordError:
+            return None
+        if not isinstance(res, DispatchRequest) or res.commit_log_offset != commit_log_offset:
+            return None
+        return bytes(rec)
+
+    def select_one_message_by_offset(self, commit_log_offset: int, size: int) -> bytes | None:
+        """``size`` raw bytes at a CommitLog offset (None if not available)."""
+        data = self.commitlog.get_data(commit_log_offset, size)
+        return None if data is None else bytes(data)
+
+    def query_message(
+        self, topic: str, key: str, max_num: int, begin_ts: int, end_ts: int
+    ) -> list[bytes]:
+        """Records of ``topic`` whose KEYS or UNIQ_KEY contain ``key`` in a store-time range."""
+        if self.index is None:
+            return []
+        limit = min(max_num, self.config.max_msgs_num_batch)
+        out: list[bytes] = []
+        for off in self.index.query(topic, key, limit, begin_ts, end_ts):
+            rec = self.commitlog.get_record(off)
+            if rec is None:
+                continue
+            try:
+                res = check_record(rec, 0, len(rec), False)
+            except RecordError:
+                continue
+            if not isinstance(res, DispatchRequest) or res.topic != topic:
+                continue
+            if res.commit_log_offset != off:
+                continue
+            keys = (res.keys or "").split(" ")
+            if res.uniq_key == key or key in keys:
+                out.append(bytes(rec))
+        return out
+
+    def topic_queue_table(self) -> dict[str, list[int]]:
+        """Known queues per topic."""
+        out: dict[str, list[int]] = {}
+        for topic, qid in sorted(self.dispatcher.queues):
+            out.setdefault(topic, []).append(qid)
+        return out
+
+    def delete_topics(self, topics: set[str]) -> None:
+        """Drop the ConsumeQueues (and queue offsets) of these topics."""
+        for key in [k for k in self.dispatcher.queues if k[0] in topics]:
+            self.dispatcher.queues.pop(key).destroy()
+            self._queue_offsets.pop(key, None)
+        for topic in topics:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(self.config.consume_queue_dir, topic))
+
+    def get_max_phy_offset(self) -> int:
+        """CommitLog offset just past the last record."""
+        return self.commitlog.max_offset
+
+    def get_min_phy_offset(self) -> int:
+        """Oldest CommitLog offset still kept."""
+        return self.commitlog.min_offset
+
+    def runtime_info(self) -> dict[str, str]:
+        """Figures for GET_BROKER_RUNTIME_INFO."""
+        return {
+            "commitLogDiskRatio": f"{self.disk_ratio:.4f}",
+            "commitLogMaxOffset": str(self.commitlog.max_offset),
+            "commitLogMinOffset": str(self.commitlog.min_offset),
+            "putMessageTimesTotal": str(self.put_times_total),
+            "putMessageSizeTotal": str(self.put_size_total),
+            "dispatchMaxBuffer": "0",
+            "pageCacheLockTimeMills": "0",
+            "earliestMessageTimeStamp": str(self._earliest_commitlog_time()),
+            "startAcceptSendRequestTimeStamp": "0",
+            "remainHowManyDataToFlush": str(self.flusher.dirty_bytes()),
+            "storeWritable": str(self.writable).lower(),
+        }
+
+    def _earliest_commitlog_time(self) -> int:
+        if not self.commitlog.queue.files:
+            return -1
+        return self.commitlog.first_store_timestamp(0)
+
+    # --- background work ---------------------------------------------------------------------
+
+    def _physic_flushed(self, store_ts: int) -> None:
+        self.checkpoint.physic_msg_timestamp = store_ts
+
+    def _async_flush(self) -> None:
+        cfg = self.config
+        now = self.reactor.seconds()
+        thorough = now - self._last_thorough >= cfg.flush_commit_log_thorough_interval / 1000.0
+        if thorough or self.flusher.dirty_bytes() >= cfg.flush_commit_log_least_pages * 4096:
+            if thorough:
+                self._last_thorough = now
+            self.flusher.kick()
+
+    def _flush_logics(self) -> None:
+        if self._cq_flush_in_flight is None:
+            self._flush_logics_now()
+
+    def _flush_logics_now(self) -> Deferred[None]:
+        files: list[MappedFile] = []
+        for cq in self.dispatcher.queues.values():
+            files.extend(cq.dirty)
+            cq.dirty.clear()
+        if self.index is not None:
+            files.extend(self.index.dirty_files())
+        self.checkpoint.logics_msg_timestamp = self.dispatcher.last_store_timestamp
+        self.checkpoint.index_msg_timestamp = self.dispatcher.last_store_timestamp
+        page = self.checkpoint.snapshot()
+
+        def work() -> None:
+            for mf in files:
+                mf.fsync()
+            self.checkpoint.write(page)
+
+        d = self._runner(work)
+        self._cq_flush_in_flight = d
+
+        def done(r: object) -> None:
+            self._cq_flush_in_flight = None
+            if isinstance(r, BaseException) or hasattr(r, "getErrorMessage"):
+                log.error("consume queue flush failed: %s", r)
+
+        d.addBoth(done)
+        return d
+
+    def _check_disk(self) -> None:
+        try:
+            self.disk_ratio = self._disk_usage(self.config.commit_log_dir)
+        except OSError as e:
+            log.error("cannot stat the store disk: %s", e)
+            return
+        was = self.writable
+        self.writable = self.disk_ratio < self.config.disk_space_warning_level_ratio
+        if was and not self.writable:
+            log.error("store disk %.0f%% full: puts refused", self.disk_ratio * 100)
+        elif self.writable and not was:
+            log.info("store disk back to %.0f%%: puts accepted", self.disk_ratio * 100)
+
+    def _clean(self) -> None:
+        """Retention: delete expired (or, under disk pressure, oldest) CommitLog files."""
+        self._check_disk()
+        if self.flusher.in_flight is not None or self._cq_flush_in_flight is not None:
+            return  # never close a file under a running fsync; try again next round
+        self.delete_expired_files()
+
+    def delete_expired_files(self, force_hour: bool = False) -> int:
+        """Delete expired CommitLog files now, then the ConsumeQueue and index files below them."""
+        cfg = self.config
+        now = self.reactor.seconds()
+        hour = time.localtime(now).tm_hour
+        ratio = self.disk_ratio
+        due = force_hour or hour in cfg.delete_hours or ratio > cfg.disk_max_used_space_ratio / 100
+        forcibly = ratio > cfg.disk_space_clean_forcibly_ratio
+        deleted = 0
+        files = self.commitlog.queue.files
+        if due or forcibly:
+            reserved = cfg.file_reserved_time * 3600
+            count = 0
+            while count < len(files) - 1 and count < 10:
+                mf = files[count]
+                if not forcibly and mf.last_modified() + reserved > now:
+                    break
+                count += 1
+            if count:
+                gone = self.commitlog.queue.delete_first(count)
+                deleted = len(gone)
+                log.info("deleted %d expired commit log files", deleted)
+        phys_min = self.commitlog.min_offset
+        for cq in self.dispatcher.queues.values():
+            cq.delete_expired(phys_min)
+        if self.index is not None:
+            self.index.delete_below(phys_min)
+        self.commitlog.queue.retry_destroy()
+        return deleted
