@@ -18,6 +18,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from rmq.broker.config import BrokerConfig
+from rmq.broker.persist import Runner
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.dispatcher import Dispatcher
 from rmq.remoting.server import RemotingServerFactory
@@ -48,7 +49,7 @@ class BrokerController:
         clock: Any,
         *,
         store: Any = None,
-        runner: Callable[..., Deferred[Any]] | None = None,
+        runner: Runner | None = None,
     ) -> None:
         self.config = config
         self.store_config = store_config
@@ -91,13 +92,13 @@ class BrokerController:
 
     # --- life cycle ----------------------------------------------------------------------
 
-    def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        """Run ``fn(*args)`` with the injected runner, or in the reactor's thread pool."""
+    def run_in_thread(self, work: Callable[[], None]) -> Deferred[None]:
+        """Run ``work()`` with the injected runner, or in the reactor's thread pool."""
         if self.runner is not None:
-            return self.runner(fn, *args)
+            return self.runner(work)
         from twisted.internet.threads import deferToThreadPool
 
-        return deferToThreadPool(self.clock, self.clock.getThreadPool(), fn, *args)
+        return deferToThreadPool(self.clock, self.clock.getThreadPool(), work)
 
     def build(self) -> None:
         """Create the store (if not injected), managers and processors; load persisted state."""
@@ -111,7 +112,9 @@ class BrokerController:
         if self.store is None:
             from rmq.store.message_store import MessageStore
 
-            self.store = MessageStore(self.store_config, self.clock)
+            self.store = MessageStore(
+                self.store_config, self.clock, store_host=self.store_host, runner=self.runner
+            )
         self.topics = TopicConfigManager(
             self.config_path("topics.json"), self.config, self.clock, self.run_in_thread
         )
@@ -122,12 +125,16 @@ class BrokerController:
             self.config_path("consumerOffset.json"), self.run_in_thread
         )
         self.producers = ProducerManager(self.clock, self.config)
-        self.consumers = ConsumerManager(self.clock, self.config)
+        self.consumers = ConsumerManager(self.clock, self.config, self._notify_enabled)
         self.longpoll = PullHoldService(self)
         self.topics.load()
         self.subgroups.load()
         self.offsets.load()
         self.register_processors()
+
+    def _notify_enabled(self, group: str) -> bool:
+        cfg = self.subgroups.get(group)
+        return cfg is None or bool(cfg.notify_consumer_ids_changed_enable)
 
     def register_processors(self) -> None:
         """Call ``register(dispatcher, broker)`` of every processor module present."""

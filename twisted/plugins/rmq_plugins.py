@@ -3,3 +3,4 @@
 from twisted.application.service import ServiceMaker
 
 rmq_namesrv = ServiceMaker("rmq-namesrv", "rmq.namesrv.tap", "RocketMQ name server", "rmq-namesrv")
+rmq_broker = ServiceMaker("rmq-broker", "rmq.broker.tap", "RocketMQ broker", "rmq-broker")

@@ -1,0 +1,64 @@
+"""The broker as a twisted Service: starts the controller, writes the port file, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from rmq.broker.controller import BrokerController
+
+__all__ = ["BrokerService"]
+
+_log = Logger()
+
+
+class BrokerService(Service):
+    """Runs a ``BrokerController``; a failed start is logged and ``on_start_failed`` runs."""
+
+    def __init__(
+        self,
+        controller: BrokerController,
+        endpoint: str | None = None,
+        port_file: str | None = None,
+        on_start_failed: Any = None,
+    ) -> None:
+        self.controller = controller
+        self.endpoint = endpoint
+        self.port_file = port_file
+        self.on_start_failed = on_start_failed
+        self.started: Deferred[None] = Deferred()
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        d: Deferred[Any] = self.controller.start(self.endpoint)
+        d.addCallbacks(self._started, self._failed)
+
+    def _started(self, _: Any) -> None:
+        if self.port_file:
+            port = self.controller.port
+            host = port.getHost() if port is not None else None
+            bound = f"{getattr(host, 'host', '?')}:{getattr(host, 'port', '?')}"
+            tmp = f"{self.port_file}.tmp"
+            with open(tmp, "w", encoding="ascii") as f:
+                f.write(f"{self.controller.address}\n{bound}\n")
+            os.replace(tmp, self.port_file)
+        self.started.callback(None)
+
+    def _failed(self, failure: Failure) -> None:
+        _log.failure("broker failed to start", failure)
+        self.started.errback(failure)
+        self.started.addErrback(lambda _: None)
+        if self.on_start_failed is not None:
+            self.on_start_failed()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        d: Deferred[Any] = self.controller.stop()
+        if d is None:
+            return succeed(None)
+        return d
