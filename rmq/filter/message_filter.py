@@ -12,19 +12,38 @@ over the message properties. A broker that also wants to rule out hash collision
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Protocol
 
 from rmq.common.message import (
     BORNHOST_V6_FLAG,
     HEAD_SIZE,
     STOREHOST_V6_FLAG,
+    TAGS,
     MessageExt,
     decode_properties,
 )
 from rmq.filter.sql92 import CompiledExpression, compile_sql92
-from rmq.filter.tags import SUB_ALL, SubscriptionData, tag_matches
+from rmq.filter.tags import SUB_ALL, is_tag_type, tag_matches
 
-__all__ = ["ExpressionMessageFilter", "record_properties", "tag_matches"]
+__all__ = ["ExpressionMessageFilter", "SubscriptionLike", "record_properties", "tag_matches"]
+
+
+class SubscriptionLike(Protocol):
+    """What the filter reads of a subscription (``rmq.filter.tags.SubscriptionData`` or the
+    broker's heartbeat one)."""
+
+    @property
+    def sub_string(self) -> str: ...
+    @property
+    def code_set(self) -> frozenset[int]: ...
+    @property
+    def tags_set(self) -> Collection[str]: ...
+    @property
+    def expression_type(self) -> str: ...
+    @property
+    def class_filter_mode(self) -> bool: ...
+
 
 _SYS_FLAG = struct.Struct(">i")
 _I32 = struct.Struct(">i")
@@ -55,22 +74,28 @@ class ExpressionMessageFilter:
     not compile, so a pull with a bad expression is refused before touching the store.
     """
 
-    __slots__ = ("_all", "_codes", "_expression", "subscription")
+    __slots__ = ("_all", "_codes", "_expression", "_tags", "subscription")
 
     def __init__(
         self,
-        subscription: SubscriptionData | None,
+        subscription: SubscriptionLike | None,
         expression: CompiledExpression | None = None,
+        *,
+        check_tags: bool = False,
     ) -> None:
+        """``check_tags`` adds the TAGS string check to the commit-log stage (hash collisions)."""
         self.subscription = subscription
         self._expression: CompiledExpression | None = None
         self._all = True
         self._codes: frozenset[int] = frozenset()
+        self._tags: frozenset[str] | None = None
         if subscription is None or subscription.class_filter_mode:
             return
-        if subscription.is_tag:
+        if is_tag_type(subscription.expression_type):
             self._all = subscription.sub_string == SUB_ALL
             self._codes = subscription.code_set
+            if check_tags and not self._all and subscription.tags_set:
+                self._tags = frozenset(subscription.tags_set)
         else:
             self._expression = expression or compile_sql92(subscription.sub_string)
 
@@ -90,15 +115,23 @@ class ExpressionMessageFilter:
         record: bytes | memoryview | MessageExt | None,
         properties: Mapping[str, str] | None = None,
     ) -> bool:
-        """SQL92 stage: evaluate over ``properties``, or over those decoded from ``record``."""
+        """SQL92 stage: evaluate over ``properties``, or over those decoded from ``record``.
+
+        TAG subscriptions match here unless built with ``check_tags`` (then TAGS must be one
+        of the subscribed tags).
+        """
         expression = self._expression
-        if expression is None:
+        if expression is None and self._tags is None:
             return True
         if properties is None:
             if record is None:
+                if expression is None:
+                    return True  # nothing to compare the tags with
                 properties = {}
             elif isinstance(record, MessageExt):
                 properties = record.properties_dict
             else:
                 properties = record_properties(record)
+        if expression is None:
+            return properties.get(TAGS) in self._tags  # type: ignore[operator]
         return expression.matches(properties)
