@@ -132,6 +132,8 @@ class SendProcessor:
         topic: str = h.topic
         if not config.broker_permission & PERM_WRITE:
             raise NoPermission(f"the broker[{config.broker_ip1}] sending message is forbidden")
+        if topic in NOT_ALLOWED_SEND_TOPICS:
+            raise NoPermission(f"Sending message to topic[{topic}] is forbidden.")
         tc = broker.topics.get(topic)
         if tc is None:
             tc = self._create_topic(h)
@@ -174,8 +176,6 @@ class SendProcessor:
         problem = validate_topic(topic)
         if problem:
             raise RMQError(problem)
-        if topic in NOT_ALLOWED_SEND_TOPICS:
-            raise NoPermission(f"Sending message to topic[{topic}] is forbidden.")
         topics = self.broker.topics
         if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             group = topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
@@ -297,9 +297,12 @@ class SendProcessor:
         code, remark = put_status_code(name)
         if name not in _SENT_OK:
             return request.make_response(code, remark)
-        ip, port = self.broker.store_host
-        offsets = _wrote_offsets(result)
-        msg_id = ",".join(create_offset_msg_id(ip, port, o) for o in offsets)
+        ids = result.msg_ids
+        if ids:
+            msg_id = ids[0] if len(ids) == 1 else ",".join(ids)
+        else:
+            ip, port = self.broker.store_host
+            msg_id = create_offset_msg_id(ip, port, result.wrote_offset)
         ext = {
             "msgId": msg_id,
             "queueId": str(getattr(result, "queue_id", queue_id)),
@@ -308,13 +311,6 @@ class SendProcessor:
             "TRACE_ON": "true" if self.broker.config.trace_on else "false",
         }
         return request.make_response(code, remark, ext)
-
-
-def _wrote_offsets(result: Any) -> list[int]:
-    many = getattr(result, "wrote_offsets", None)
-    if many:
-        return list(many)
-    return [result.wrote_offset]
 
 
 def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
