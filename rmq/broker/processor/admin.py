@@ -425,9 +425,10 @@ class AdminProcessor:
     ) -> RemotingCommand:
         """UPDATE_BROKER_CONFIG (25): apply broker.conf keys at runtime (all or nothing).
 
-        Broker keys update ``broker.config``; store keys are validated and set on
-        ``broker.store_config`` (the store reads some of them live). Unknown keys or bad
-        values are refused with a remark naming them; nothing is written to the YAML file.
+        Broker keys update ``broker.config``; store keys give a new (frozen) StoreConfig
+        that replaces ``broker.store_config`` and the store's own, so settings the store
+        reads live (e.g. maxMessageSize) take effect. Unknown keys or bad values are refused
+        with a remark naming them; nothing is written to the YAML file.
         """
         if not request.body:
             return _ok(request)
@@ -450,8 +451,9 @@ class AdminProcessor:
         except ConfigError as exc:
             return _error(request, exc.remark)
         if store_part:
-            for key in store_part:
-                setattr(store_config, store_names[key], getattr(checked, store_names[key]))
+            self.broker.store_config = checked
+            if getattr(self.broker.store, "config", None) is store_config:
+                self.broker.store.config = checked
         self.config_version.next_version(int(self.broker.clock.seconds() * 1000))
         return _ok(request)
 
