@@ -10,10 +10,10 @@ JSON header parse.
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
 
+import orjson
 from construct import (
     GreedyRange,
     Int8ub,
@@ -56,8 +56,10 @@ _BINARY_HEADER_C = BINARY_HEADER.compile()
 _PREFIX = struct.Struct(">II")
 _LENGTH = struct.Struct(">I")
 _LANG_NAMES = {int(v): v.name for v in LanguageCode}
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_loads = json.loads
+_dumps = orjson.dumps
+_loads = orjson.loads
+_new = object.__new__
+_JSON = int(SerializeType.JSON)
 
 
 def _ext_value(value: Any) -> str | None:
@@ -72,50 +74,63 @@ def _ext_value(value: Any) -> str | None:
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return _dumps(value)
+    return _dumps(value).decode("utf-8")
 
 
 def _decode_json_header(raw: bytes | memoryview, body: bytes | None) -> RemotingCommand:
     try:
-        h = _loads(bytes(raw))
+        h = _loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise FrameError(f"JSON header does not parse: {e}") from e
-    if not isinstance(h, dict):
+    if type(h) is not dict:
         raise FrameError("JSON header is not an object")
-    try:
-        code = int(h["code"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise FrameError("JSON header has no integer 'code'") from e
-    lang = h.get("language", "JAVA")
-    if not isinstance(lang, str):
-        lang = _LANG_NAMES.get(lang, "OTHER") if isinstance(lang, int) else "OTHER"
-    ext_raw = h.get("extFields")
-    ext: dict[str, str] = {}
-    if isinstance(ext_raw, dict):
-        for k, v in ext_raw.items():
-            if type(v) is str:
-                ext[k] = v
-            else:
-                sv = _ext_value(v)
-                if sv is not None:
-                    ext[k] = sv
-    elif ext_raw is not None:
+    get = h.get
+    code = get("code")
+    if type(code) is not int:
+        raise FrameError("JSON header has no integer 'code'")
+    lang = get("language", "JAVA")
+    if type(lang) is not str:
+        lang = _LANG_NAMES.get(lang, "OTHER") if type(lang) is int else "OTHER"
+    ext_raw = get("extFields")
+    if ext_raw is None:
+        ext: dict[str, str] = {}
+    elif type(ext_raw) is dict:
+        ext = ext_raw
+        for v in ext_raw.values():
+            if type(v) is not str:
+                ext = _normalise_ext(ext_raw)
+                break
+    else:
         raise FrameError("JSON header 'extFields' is not an object")
-    remark = h.get("remark")
-    try:
-        return RemotingCommand(
-            code,
-            language=lang,
-            version=int(h.get("version", 0) or 0),
-            opaque=int(h.get("opaque", 0) or 0),
-            flag=int(h.get("flag", 0) or 0),
-            remark=remark if isinstance(remark, str) else None,
-            ext_fields=ext,
-            body=body,
-            serialize_type=SerializeType.JSON,
-        )
-    except (TypeError, ValueError) as e:
-        raise FrameError(f"JSON header has a non-integer field: {e}") from e
+    remark = get("remark")
+    version = get("version", 0)
+    opaque = get("opaque", 0)
+    flag = get("flag", 0)
+    if type(version) is not int or type(opaque) is not int or type(flag) is not int:
+        try:
+            version, opaque, flag = int(version or 0), int(opaque or 0), int(flag or 0)
+        except (TypeError, ValueError) as e:
+            raise FrameError(f"JSON header has a non-integer field: {e}") from e
+    cmd: RemotingCommand = _new(RemotingCommand)
+    cmd.code = code
+    cmd.language = lang
+    cmd.version = version
+    cmd.opaque = opaque
+    cmd.flag = flag
+    cmd.remark = remark if type(remark) is str else None
+    cmd.ext_fields = ext
+    cmd.body = body
+    cmd.serialize_type = _JSON
+    return cmd
+
+
+def _normalise_ext(ext_raw: dict[str, Any]) -> dict[str, str]:
+    ext: dict[str, str] = {}
+    for k, v in ext_raw.items():
+        sv = v if type(v) is str else _ext_value(v)
+        if sv is not None:
+            ext[k] = sv
+    return ext
 
 
 def _decode_binary_header(raw: bytes | memoryview, body: bytes | None) -> RemotingCommand:
@@ -175,26 +190,49 @@ def encode_header(cmd: RemotingCommand) -> bytes:
         )
         return built
     # Keys in fastjson's alphabetical order; null remark/extFields omitted as Java does.
-    h: dict[str, Any] = {"code": cmd.code}
-    if cmd.ext_fields:
-        h["extFields"] = cmd.ext_fields
-    h["flag"] = cmd.flag
-    h["language"] = cmd.language
-    h["opaque"] = cmd.opaque
-    if cmd.remark is not None:
-        h["remark"] = cmd.remark
-    h["serializeTypeCurrentRPC"] = "JSON"
-    h["version"] = cmd.version
-    return _dumps(h).encode("utf-8")
+    remark = cmd.remark
+    if remark is None:
+        if cmd.ext_fields:
+            h: dict[str, Any] = {
+                "code": cmd.code,
+                "extFields": cmd.ext_fields,
+                "flag": cmd.flag,
+                "language": cmd.language,
+                "opaque": cmd.opaque,
+                "serializeTypeCurrentRPC": "JSON",
+                "version": cmd.version,
+            }
+        else:
+            h = {
+                "code": cmd.code,
+                "flag": cmd.flag,
+                "language": cmd.language,
+                "opaque": cmd.opaque,
+                "serializeTypeCurrentRPC": "JSON",
+                "version": cmd.version,
+            }
+    else:
+        h = {"code": cmd.code}
+        if cmd.ext_fields:
+            h["extFields"] = cmd.ext_fields
+        h["flag"] = cmd.flag
+        h["language"] = cmd.language
+        h["opaque"] = cmd.opaque
+        h["remark"] = remark
+        h["serializeTypeCurrentRPC"] = "JSON"
+        h["version"] = cmd.version
+    return _dumps(h)
 
 
 def encode(cmd: RemotingCommand) -> bytes:
     """The whole frame for ``cmd``, length prefix included."""
     header = encode_header(cmd)
-    body = cmd.body or b""
+    body = cmd.body
     hlen = len(header)
-    prefix = _PREFIX.pack(4 + hlen + len(body), (int(cmd.serialize_type) << 24) | hlen)
-    return b"".join((prefix, header, body)) if body else prefix + header
+    if body:
+        prefix = _PREFIX.pack(4 + hlen + len(body), (cmd.serialize_type << 24) | hlen)
+        return b"".join((prefix, header, body))
+    return _PREFIX.pack(4 + hlen, (cmd.serialize_type << 24) | hlen) + header
 
 
 class FrameDecoder:

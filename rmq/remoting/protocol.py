@@ -59,6 +59,7 @@ class RemotingConnection(Protocol):
         self._idle_call: IDelayedCall | None = None
         self._active = False
         self._broken = False
+        self._batch: list[bytes] | None = None
 
     @property
     def connection(self) -> RemotingConnection:
@@ -80,6 +81,19 @@ class RemotingConnection(Protocol):
             return
         self._active = True
         commands = self.decoder.feed(data)
+        # Writes made while handling one read go out as one write.
+        batch: list[bytes] = []
+        self._batch = batch
+        try:
+            self._handle(commands)
+        finally:
+            self._batch = None
+            if batch and self.connected:
+                self.transport.write(b"".join(batch))  # type: ignore[union-attr]
+        if self.decoder.error is not None:
+            self._frame_error(self.decoder.error)
+
+    def _handle(self, commands: list[RemotingCommand]) -> None:
         for cmd in commands:
             if cmd.flag & 1:
                 entry = self._pending.pop(cmd.opaque, None)
@@ -94,8 +108,6 @@ class RemotingConnection(Protocol):
                 self.dispatcher.dispatch(self, cmd)
             elif not cmd.flag & RPC_ONEWAY:
                 self.send_response(cmd.make_response(3, f" request type {cmd.code} not supported"))
-        if self.decoder.error is not None:
-            self._frame_error(self.decoder.error)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         self.connected = False
@@ -114,7 +126,10 @@ class RemotingConnection(Protocol):
 
     def _write(self, cmd: RemotingCommand) -> None:
         self._active = True
-        self.transport.write(encode(cmd))  # type: ignore[union-attr]
+        if self._batch is not None:
+            self._batch.append(encode(cmd))
+        else:
+            self.transport.write(encode(cmd))  # type: ignore[union-attr]
 
     def send_response(self, command: RemotingCommand) -> None:
         if self.connected:
