@@ -101,18 +101,25 @@ def crc32_masked(data: bytes | memoryview) -> int:
     return zlib.crc32(data) & 0x7FFFFFFF
 
 
+_POW31 = [pow(31, i, 1 << 32) for i in range(256)][::-1]  # 31^255 .. 31^0 mod 2^32
+
+
 def tag_hash_code(tag: str | None) -> int:
     """Java ``String.hashCode`` (UTF-16 code units, signed 32-bit); 0 for an empty or absent tag."""
     if not tag:
         return 0
-    h = 0
     if tag.isascii():
-        for ch in tag:
-            h = (31 * h + ord(ch)) & 0xFFFFFFFF
+        units: bytes | list[int] = tag.encode()
     else:
-        units = tag.encode("utf-16-be")
-        for i in range(0, len(units), 2):
-            h = (31 * h + ((units[i] << 8) | units[i + 1])) & 0xFFFFFFFF
+        raw = tag.encode("utf-16-be")
+        units = [(raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2)]
+    n = len(units)
+    if n <= 256:
+        h = sum(map(int.__mul__, units, _POW31[256 - n :])) & 0xFFFFFFFF
+    else:
+        h = 0
+        for u in units:
+            h = (31 * h + u) & 0xFFFFFFFF
     return h - 0x100000000 if h & 0x80000000 else h
 
 

@@ -730,7 +730,10 @@ class MessageStore:
 
     def _check_disk(self) -> None:
         try:
-            self.disk_ratio = self._disk_usage(self.config.commit_log_dir)
+            path = self.config.commit_log_dir
+            if not os.path.isdir(path):
+                path = self.config.root_dir
+            self.disk_ratio = self._disk_usage(path)
         except OSError as e:
             log.error("cannot stat the store disk: %s", e)
             return
