@@ -149,6 +149,9 @@ class ScheduleMessageService:
             setattr(msg, key, value)
         return msg
 
+    transform = redirect
+    """Alias used by the send processor."""
+
     def deliver_timestamp(self, level: int, store_timestamp: int) -> int:
         """When a message parked at ``store_timestamp`` on ``level`` is due (ms)."""
         return store_timestamp + self.delays.get(level, self.delays[self.max_level])
