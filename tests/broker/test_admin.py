@@ -375,6 +375,14 @@ class ConfigTests(AdminTestCase):
             self.assertIn(key, table)
         self.assertTrue(all(isinstance(v, str) for v in table.values()))
         self.assertNotEqual(table["commitLogMaxOffset"], "0")
+        self.assertEqual(table["msgPutTotalTodayNow"], "1")
+        self.assertRegex(table["commitLogDirCapacity"], r"^Total : .+, Free : .+\.$")
+
+    def test_human_bytes(self) -> None:
+        """Byte counts print as Java's humanReadableByteCount does."""
+        self.assertEqual(admin.human_bytes(512), "512 B")
+        self.assertEqual(admin.human_bytes(1536), "1.5 KiB")
+        self.assertEqual(admin.human_bytes(3 * 1024**3), "3.0 GiB")
 
     def test_clean_triggers(self) -> None:
         """CLEAN_EXPIRED_CONSUMEQUEUE and CLEAN_UNUSED_TOPIC answer success; unused queues go."""

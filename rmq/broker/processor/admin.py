@@ -8,6 +8,9 @@ into the default handler and get REQUEST_CODE_NOT_SUPPORTED.
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +102,14 @@ def parse_properties(text: str) -> dict[str, str]:
         else:
             out[line[:cut].strip()] = line[cut + 1 :].strip()
     return out
+
+
+def human_bytes(n: int) -> str:
+    """Java ``MixAll.humanReadableByteCount(n, false)``: ``512 B``, ``1.5 KiB``, ``2.0 GiB``."""
+    if n < 1024:
+        return f"{n} B"
+    exp = min(int(math.log(n, 1024)), 6)
+    return f"{n / 1024**exp:.1f} {'KMGTPE'[exp - 1]}iB"
 
 
 def message_queue_key(topic: str, broker_name: str, queue_id: int) -> fastjson.ObjectKey:
@@ -462,9 +473,22 @@ class AdminProcessor:
     ) -> RemotingCommand:
         """GET_BROKER_RUNTIME_INFO (28): KVTable of figures, every value a decimal string."""
         table = dict(RUNTIME_INFO_DEFAULTS)
-        table["commitLogDirCapacity"] = "Total : 0 B, Free : 0 B."
+        table["commitLogDirCapacity"] = self._commit_log_capacity()
         table.update({str(k): str(v) for k, v in self.broker.runtime_info().items()})
+        if "putMessageTimesTotal" in table:
+            table["msgPutTotalTodayNow"] = table["putMessageTimesTotal"]
         return _ok(request, fastjson.dumpb({"table": table}))
+
+    def _commit_log_capacity(self) -> str:
+        """Java's ``Total : 100.0 GiB, Free : 50.0 GiB.`` for the commit-log disk."""
+        path = str(getattr(self.broker.store_config, "commit_log_dir", "") or ".")
+        while path and not os.path.exists(path):
+            path = os.path.dirname(path)
+        try:
+            usage = shutil.disk_usage(path or ".")
+        except OSError:
+            return "Total : 0 B, Free : 0 B."
+        return f"Total : {human_bytes(usage.total)}, Free : {human_bytes(usage.free)}."
 
     # --- offsets ---------------------------------------------------------------------
 
