@@ -40,12 +40,9 @@ class BrokerService(Service):
 
     def _started(self, _: Any) -> None:
         if self.port_file:
-            port = self.controller.port
-            host = port.getHost() if port is not None else None
-            bound = f"{getattr(host, 'host', '?')}:{getattr(host, 'port', '?')}"
             tmp = f"{self.port_file}.tmp"
             with open(tmp, "w", encoding="ascii") as f:
-                f.write(f"{self.controller.address}\n{bound}\n")
+                f.write(f"{self.controller.address}\n")
             os.replace(tmp, self.port_file)
         self.started.callback(None)
 
