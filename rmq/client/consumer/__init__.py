@@ -1,0 +1,1 @@
+"""Consumers: pull (explicit offsets) and push (rebalance, pull loops, listeners)."""
