@@ -1,0 +1,209 @@
+"""Integration: real ``twistd rmq-namesrv`` + ``twistd rmq-broker`` on loopback, C++ clients."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from twisted.internet import defer, reactor, task
+from twisted.trial.unittest import TestCase
+
+from rmq.remoting.client import RemotingClient
+from rmq.remoting.codes import RequestCode
+from rmq.remoting.command import RemotingCommand
+from tests.integration.daemons import Daemon, start_twistd
+from tests.interop.driver import DriverResult, run_cpp_driver
+
+TOPIC = "ItTopic"
+
+
+class BrokerDaemonTests(TestCase):
+    timeout = 300
+
+    async def _start_namesrv(self) -> Daemon:
+        config = os.path.join(self.tmp, "namesrv.yaml")
+        with open(config, "w") as f:
+            f.write(f"kvConfigPath: {self.tmp}/kvConfig.json\n")
+            f.write(f"configStorePath: {self.tmp}/namesrv.properties\n")
+        d = await start_twistd(
+            "rmq-namesrv",
+            ["--config", config, "--listen", "tcp:0:interface=127.0.0.1"],
+            os.path.join(self.tmp, "ns"),
+        )
+        self.addCleanup(d.stop)
+        return d
+
+    async def _start_broker(self, ns: str, port: str = "0") -> Daemon:
+        d = await start_twistd(
+            "rmq-broker",
+            [
+                "--config",
+                os.path.join(os.path.dirname(__file__), "..", "..", "etc", "broker.yaml"),
+                "--listen",
+                f"tcp:{port}:interface=127.0.0.1",
+                "--namesrv",
+                ns,
+                "--store",
+                os.path.join(self.tmp, "store"),
+            ],
+            os.path.join(self.tmp, "broker"),
+        )
+        self.addCleanup(d.stop)
+        return d
+
+    async def _setup(self) -> None:
+        self.tmp = os.path.abspath(self.mktemp())
+        os.makedirs(self.tmp)
+        self.ns = await self._start_namesrv()
+        self.broker = await self._start_broker(self.ns.address)
+
+    def _cpp(self, *args: str, timeout: float = 90.0) -> defer.Deferred[DriverResult]:
+        argv = [args[0], "--namesrv", self.ns.address, *args[1:]]
+        return run_cpp_driver(reactor, argv, os.path.join(self.tmp, "cpp"), timeout)
+
+    async def test_produce_consume_restart(self) -> None:
+        """Every send mode reaches a push consumer once, intact; a pull consumer reads them;
+        after a restart offsets and messages are still there."""
+        await self._setup()
+        sent: list[str] = []
+        runs = [
+            ("sync", ["--count", "400", "--tags", "TagA", "--keys", "K{i}", "--prop", "up=v"]),
+            ("async", ["--count", "200", "--tags", "TagB"]),
+            ("oneway", ["--count", "200", "--tags", "TagC"]),
+            ("orderly-by-key", ["--count", "150", "--order-keys", "4"]),
+            ("sync", ["--count", "48", "--batch", "16"]),
+            ("sync", ["--count", "2", "--body-size", str(100 * 1024)]),
+        ]
+        for mode, extra in runs:
+            r = await self._cpp(
+                "produce", "--group", "PG", "--topic", TOPIC, "--mode", mode, *extra
+            )
+            self.assertTrue(r.ok, (mode, r.errors, r.stderr_tail[-2000:]))
+            sent += [e["msg_id"] for e in r.of("sent") if e.get("msg_id")]
+        total = 1000
+        push = await self._cpp(
+            "push",
+            "--group",
+            "CG",
+            "--topic",
+            TOPIC,
+            "--expect",
+            str(total),
+            "--idle-timeout",
+            "30",
+            "--show-prop",
+            "up",
+        )
+        self.assertTrue(push.ok, (push.errors, push.summary))
+        msgs = push.messages
+        ids = [m["id"] for m in msgs]
+        self.assertEqual(len(ids), total)
+        self.assertEqual(len(set(ids)), total)
+        big = [m for m in msgs if m["body_len"] == 100 * 1024]
+        self.assertEqual(len(big), 2)
+        tagged = [m for m in msgs if m.get("tags") == "TagA"]
+        self.assertEqual(len(tagged), 400)
+        self.assertTrue(all(m["properties"].get("up") == "v" for m in tagged))
+        self.assertTrue(all(m.get("keys", "").startswith("K") for m in tagged))
+        pull = await self._cpp("pull", "--group", "PullG", "--topic", TOPIC)
+        self.assertTrue(pull.ok, pull.errors)
+        self.assertEqual(len({m["id"] for m in pull.messages}), total)
+        # Restart the broker on the same port: messages and committed offsets survive.
+        port = self.broker.address.rpartition(":")[2]
+        await self.broker.stop()
+        with open(os.path.join(self.tmp, "store", "config", "consumerOffset.json")) as f:
+            self.assertIn(f"{TOPIC}@CG", f.read())
+        self.broker = await self._start_broker(self.ns.address, port)
+        more = await self._cpp(
+            "produce", "--group", "PG", "--topic", TOPIC, "--count", "10", "--tags", "After"
+        )
+        self.assertTrue(more.ok, more.errors)
+        resumed = await self._cpp(
+            "push",
+            "--group",
+            "CG",
+            "--topic",
+            TOPIC,
+            "--expect",
+            "10",
+            "--idle-timeout",
+            "20",
+            "--linger",
+            "3",
+        )
+        self.assertEqual(sorted(m.get("tags") for m in resumed.messages), ["After"] * 10)
+        again = await self._cpp("pull", "--group", "PullG2", "--topic", TOPIC)
+        self.assertEqual(len({m["id"] for m in again.messages}), total + 10)
+
+    async def test_long_poll_latency(self) -> None:
+        """A held pull is answered < 100 ms after the send's acknowledgement (measured)."""
+        await self._setup()
+        addr = self.broker.address
+        client = RemotingClient(reactor)
+        self.addCleanup(client.close)
+        send_ext = {
+            "producerGroup": "LPG", "topic": "LpTopic", "defaultTopic": "TBW102",
+            "defaultTopicQueueNums": "4", "queueId": "0", "sysFlag": "0",
+            "bornTimestamp": "0", "flag": "0", "properties": "TAGS\x01T\x02",
+        }  # fmt: skip
+        first = await client.invoke(
+            addr, RemotingCommand.request(RequestCode.SEND_MESSAGE, send_ext, b"one"), 5
+        )
+        self.assertEqual(first.code, 0, first.remark)
+        pull_ext = {
+            "consumerGroup": "LPC", "topic": "LpTopic", "queueId": "0", "queueOffset": "1",
+            "maxMsgNums": "32", "sysFlag": "6", "commitOffset": "0",
+            "suspendTimeoutMillis": "15000", "subscription": "*", "subVersion": "0",
+        }  # fmt: skip
+        arrived: dict[str, Any] = {}
+        pull = client.invoke(addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, pull_ext), 30)
+        pull.addCallback(lambda r: arrived.update(at=reactor.seconds(), resp=r))
+        await task.deferLater(reactor, 0.5, lambda: None)
+        self.assertEqual(arrived, {}, "pull should be held")
+        ack = await client.invoke(
+            addr, RemotingCommand.request(RequestCode.SEND_MESSAGE, send_ext, b"two"), 5
+        )
+        ack_at = reactor.seconds()
+        self.assertEqual(ack.code, 0)
+        await pull
+        latency = arrived["at"] - ack_at
+        self.assertEqual(arrived["resp"].code, 0)
+        self.assertLess(latency, 0.1)
+
+    async def test_second_consumer_splits_queues(self) -> None:
+        """Two consumers of one group share the queues and together receive everything."""
+        await self._setup()
+        r = await self._cpp("produce", "--group", "PG", "--topic", TOPIC, "--count", "200")
+        self.assertTrue(r.ok, r.errors)
+        a = self._cpp(
+            "push",
+            "--group",
+            "SG",
+            "--topic",
+            TOPIC,
+            "--idle-timeout",
+            "12",
+            "--instance-name",
+            "a",
+            timeout=120,
+        )
+        await task.deferLater(reactor, 3, lambda: None)
+        b = self._cpp(
+            "push",
+            "--group",
+            "SG",
+            "--topic",
+            TOPIC,
+            "--idle-timeout",
+            "12",
+            "--instance-name",
+            "b",
+            timeout=120,
+        )
+        await task.deferLater(reactor, 3, lambda: None)
+        more = await self._cpp("produce", "--group", "PG", "--topic", TOPIC, "--count", "200")
+        self.assertTrue(more.ok, more.errors)
+        ra, rb = await a, await b
+        ids = {m["id"] for m in ra.messages} | {m["id"] for m in rb.messages}
+        self.assertEqual(len(ids), 400)
+        self.assertTrue(rb.messages, "second consumer got no queues")
