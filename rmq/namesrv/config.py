@@ -30,7 +30,7 @@ class NamesrvConfig:
     """Every setting of the name server; mutable because UPDATE_NAMESRV_CONFIG changes it."""
 
     listenPort: int = 9876
-    bindAddress: str = "0.0.0.0"
+    bindAddress: str = "127.0.0.1"
     rocketmqHome: str = attrs.field(factory=lambda: os.environ.get("ROCKETMQ_HOME", ""))
     kvConfigPath: str = attrs.field(
         factory=lambda: os.path.join(_home(), "namesrv", "kvConfig.json")

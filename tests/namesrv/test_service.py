@@ -91,7 +91,7 @@ class TapTests(SynchronousTestCase):
         """Without --listen the endpoint comes from listenPort and bindAddress."""
         options = tap.Options()
         options.parseOptions([])
-        self.assertEqual(options["listen"], "tcp:9876:interface=0.0.0.0")
+        self.assertEqual(options["listen"], "tcp:9876:interface=127.0.0.1")
 
     def test_listen_option(self) -> None:
         """--listen and --port-file are taken as given."""
