@@ -159,7 +159,7 @@ class BrokerController:
         start = getattr(self.store, "start", None)
         if start is not None:
             yield start()
-        desc = endpoint or f"tcp:{self.config.listen_port}"
+        desc = endpoint or f"tcp:{self.config.listen_port}:interface={self.config.broker_ip1}"
         self.port = yield serverFromString(self.clock, desc).listen(self.server_factory)
         bound = self.port.getHost().port  # type: ignore[union-attr]
         self.config.listen_port = bound
