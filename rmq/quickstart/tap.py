@@ -31,8 +31,8 @@ class Options(usage.Options):
         ns_argv: list[str] = []
         if self["namesrv-config"]:
             ns_argv += ["--config", self["namesrv-config"]]
-        self.namesrv = namesrv_tap.Options()
-        self.namesrv.parseOptions(ns_argv)
+        self.namesrv = namesrv_tap.Options()  # type: ignore[no-untyped-call]
+        self.namesrv.parseOptions(ns_argv)  # type: ignore[no-untyped-call]
         cfg = self.namesrv.namesrv_config
         broker_argv = ["--namesrv", f"{cfg.bindAddress}:{cfg.listenPort}"]
         if self["broker-config"]:
@@ -41,8 +41,8 @@ class Options(usage.Options):
             broker_argv += ["--store", self["store"]]
         if self["port-file"]:
             broker_argv += ["--port-file", self["port-file"]]
-        self.broker = broker_tap.Options()
-        self.broker.parseOptions(broker_argv)
+        self.broker = broker_tap.Options()  # type: ignore[no-untyped-call]
+        self.broker.parseOptions(broker_argv)  # type: ignore[no-untyped-call]
 
 
 def makeService(options: Options) -> IService:
