@@ -35,6 +35,8 @@ PROCESSOR_MODULES = (
     "rmq.broker.processor.pull",
     "rmq.broker.processor.client",
     "rmq.broker.processor.consumer",
+    "rmq.broker.processor.orderly",
+    "rmq.broker.processor.filtercheck",
 )
 """Modules whose ``register(dispatcher, broker)`` the controller calls (missing ones skipped)."""
 
@@ -103,6 +105,7 @@ class BrokerController:
     def build(self) -> None:
         """Create the store (if not injected), managers and processors; load persisted state."""
         from rmq.broker.clients import ConsumerManager, ProducerManager
+        from rmq.broker.locks import RebalanceLockManager
         from rmq.broker.longpoll import PullHoldService
         from rmq.broker.offsets import ConsumerOffsetManager
         from rmq.broker.subgroups import SubscriptionGroupManager
@@ -127,6 +130,7 @@ class BrokerController:
         self.producers = ProducerManager(self.clock, self.config)
         self.consumers = ConsumerManager(self.clock, self.config, self._notify_enabled)
         self.longpoll = PullHoldService(self)
+        self.locks = RebalanceLockManager()
         self.topics.load()
         self.subgroups.load()
         self.offsets.load()
