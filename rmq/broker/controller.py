@@ -37,6 +37,9 @@ PROCESSOR_MODULES = (
     "rmq.broker.processor.consumer",
     "rmq.broker.processor.orderly",
     "rmq.broker.processor.filtercheck",
+    "rmq.broker.processor.sendback",
+    "rmq.broker.processor.reset",
+    "rmq.broker.transaction.processor",
 )
 """Modules whose ``register(dispatcher, broker)`` the controller calls (missing ones skipped)."""
 
@@ -68,6 +71,8 @@ class BrokerController:
         self.longpoll: Any = None
         self.registration: Any = None
         self.schedule: Any = None
+        self.transactions: Any = None
+        """Transactional-message service (issue 5): half messages, END_TRANSACTION, check-back."""
         """Delay-level service hook (issue 5): when set, sends with DELAY > 0 go through it."""
         self.namesrv_client = RemotingClient(clock)
         self.server_factory = RemotingServerFactory(
@@ -134,7 +139,23 @@ class BrokerController:
         self.topics.load()
         self.subgroups.load()
         self.offsets.load()
+        self._build_features()
         self.register_processors()
+
+    def _build_features(self) -> None:
+        """Delay levels and transactions (issue 5)."""
+        from rmq.broker.schedule import ScheduleMessageService
+        from rmq.broker.transaction.service import TransactionService
+
+        self.schedule = ScheduleMessageService(
+            self.store,
+            self.clock,
+            self.config.message_delay_level,
+            self.config_path("delayOffset.json"),
+            self.run_in_thread,
+        )
+        self.schedule.load()
+        self.transactions = TransactionService(self)
 
     def _notify_enabled(self, group: str) -> bool:
         cfg = self.subgroups.get(group)
@@ -187,6 +208,9 @@ class BrokerController:
         )
         self.registration = BrokerRegistration(self)
         self.registration.start()
+        if self.config.broker_id == 0:  # delivery and check-back run on masters only
+            self.schedule.start()
+            self.transactions.start()
 
     def _every(self, interval: float, fn: Callable[[], Any], now: bool = True) -> None:
         loop = LoopingCall(fn)
@@ -218,9 +242,14 @@ class BrokerController:
         if self.port is not None:
             yield self.port.stopListening()
         self.server_factory.close_all()
-        for svc in (self.longpoll, self.consumers, self.producers):
+        for svc in (self.longpoll, self.consumers, self.producers, self.transactions):
             if svc is not None:
                 svc.stop()
+        if self.schedule is not None:
+            try:
+                yield self.schedule.stop()
+            except Exception:
+                _log.failure("persisting delay offsets at shutdown failed")
         for mgr in (self.offsets, self.topics, self.subgroups):
             try:
                 yield mgr.persist()

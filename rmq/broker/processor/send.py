@@ -24,12 +24,14 @@ from rmq.broker.topics import (
     dlq_topic,
     validate_topic,
 )
+from rmq.broker.transaction.half import is_half_send
 from rmq.common.errors import MessageIllegal, NoPermission, RMQError, TopicNotExist
 from rmq.common.message import (
     CLUSTER,
     DELAY,
     NAME_VALUE_SEPARATOR,
     PROPERTY_SEPARATOR,
+    TRAN_MSG,
     create_offset_msg_id,
     decode_batch,
     join_properties,
@@ -162,6 +164,9 @@ class SendProcessor:
         msg = self._new_message(
             topic, queue_id, body, h.flag, props, h.sysFlag, h.bornTimestamp, born_host, reconsume
         )
+        tx = broker.transactions
+        if tx is not None and TRAN_MSG in properties and is_half_send(properties):
+            msg = tx.prepare(msg)
         schedule = broker.schedule
         if schedule is not None and _delay_level(properties) > 0:
             msg = schedule.transform(msg)
