@@ -7,6 +7,7 @@ two minutes (REFERENCE §7.3).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from twisted.logger import Logger
 from rmq.common.errors import ConfigError
 
 _log = Logger()
+_instance_counter = itertools.count()
 
 Fetcher = Callable[[str], "Deferred[bytes]"]
 
@@ -60,7 +62,7 @@ def build_client_id(config: ClientConfig, clock_seconds: float) -> str:
     """``ip@instance[@unit]``; the default instance becomes ``<pid>#<ns>`` as Java 4.9 does."""
     instance = config.instance_name
     if instance == "DEFAULT":
-        instance = f"{os.getpid()}#{int(clock_seconds * 1e9)}"
+        instance = f"{os.getpid()}#{int(clock_seconds * 1e9) + next(_instance_counter)}"
     cid = f"{config.client_ip}@{instance}"
     if config.unit_name:
         cid += f"@{config.unit_name}"

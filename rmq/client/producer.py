@@ -270,7 +270,7 @@ class Producer:
         body, sys_flag, props = self._prepare(msg, extra)
         props_str = m.encode_properties(props)
         msg_id = props[m.UNIQ_KEY]
-        queues = [fixed] if fixed is not None else await self.queues_of(msg.topic)
+        queues = await self.queues_of(msg.topic)
         single = fixed is not None or selector is not None
         times = 1 if single else 1 + self.config.retry_times_when_send_failed
         last_broker: str | None = None
@@ -325,7 +325,8 @@ class Producer:
 
     async def _send_oneway(self, msg: Message, fixed: MessageQueue | None) -> None:
         body, sys_flag, props = self._prepare(msg)
-        mq = fixed or self.fault.select(await self.queues_of(msg.topic), None)
+        queues = await self.queues_of(msg.topic)
+        mq = fixed or self.fault.select(queues, None)
         addr = self.instance.master_addr(mq.broker_name)
         if addr is None:
             raise MQClientError(f"The broker[{mq.broker_name}] not exist")
@@ -370,7 +371,7 @@ class Producer:
             raise MQClientError(f"batch body larger than {self.config.max_message_size}")
         wait = "true" if msgs[0].wait_store_msg_ok else "false"
         batch_props = m.encode_properties({m.WAIT: wait})
-        queues = [fixed] if fixed else await self.queues_of(msgs[0].topic)
+        queues = await self.queues_of(msgs[0].topic)
         mq = fixed or self.fault.select(queues, None)
         addr = self.instance.master_addr(mq.broker_name)
         if addr is None:

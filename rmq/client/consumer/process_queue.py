@@ -6,6 +6,8 @@ The consumed offset to commit is the smallest offset still cached, or one past t
 
 from __future__ import annotations
 
+import attrs
+
 from rmq.common.message import MessageExt
 
 
@@ -90,9 +92,15 @@ class ProcessQueue:
         self._consuming.clear()
         return top + 1
 
-    def rollback(self) -> None:
-        """Put the consuming batch back in front, to be consumed again."""
-        merged = dict(sorted({**self._consuming, **self._msgs}.items()))
+    def rollback(self, bump: bool = False) -> None:
+        """Put the consuming batch back in front (``bump``: count one more reconsume)."""
+        consuming = self._consuming
+        if bump:
+            consuming = {
+                o: attrs.evolve(x, reconsume_times=x.reconsume_times + 1)
+                for o, x in consuming.items()
+            }
+        merged = dict(sorted({**consuming, **self._msgs}.items()))
         self._consuming.clear()
         self._msgs = merged
 

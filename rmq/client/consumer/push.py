@@ -459,7 +459,7 @@ class PushConsumer:
                     continue
                 if mq in got:
                     pq.locked, pq.last_lock = True, now
-                    if pq.msg_count and not pq.consuming_batch:
+                    if pq.msg_count:
                         self._submit_orderly(mq, pq)
                 else:
                     pq.locked = False
@@ -663,13 +663,22 @@ class PushConsumer:
     # --- orderly consumption -----------------------------------------------------------------
 
     def _submit_orderly(self, mq: MessageQueue, pq: ProcessQueue) -> None:
+        """Start the queue's consume loop unless one is running or waiting to resume."""
         if pq.consuming_batch or pq.dropped:
             return
         pq.consuming_batch = True
+        self._run_orderly(mq, pq)
+
+    def _run_orderly(self, mq: MessageQueue, pq: ProcessQueue) -> None:
         d = Deferred.fromCoroutine(self._consume_orderly(mq, pq))
         d.addErrback(_warn(f"orderly consume of {mq}"))
 
     async def _consume_orderly(self, mq: MessageQueue, pq: ProcessQueue) -> None:
+        """Consume batches in offset order until the cache is empty or the queue must wait.
+
+        While waiting (suspended or unlocked) the queue stays marked as consuming, so new
+        pulls do not start a second loop; the scheduled resume continues this one.
+        """
         assert self._orderly is not None and self.offsets is not None
         retry_in: float | None = None
         try:
@@ -694,13 +703,14 @@ class PushConsumer:
                         await self._send_back(mq, msg, -1)
                     self.offsets.update(mq, pq.commit())
                     continue
-                pq.rollback()
+                pq.rollback(bump=True)
                 retry_in = ctx.suspend_time
                 break
         finally:
-            pq.consuming_batch = False
-        if retry_in is not None:
-            self.reactor.callLater(retry_in, self._submit_orderly, mq, pq)
+            if retry_in is None or pq.dropped or not self._running:
+                pq.consuming_batch = False
+        if retry_in is not None and pq.consuming_batch:
+            self.reactor.callLater(retry_in, self._run_orderly, mq, pq)
 
     # --- admin answers -----------------------------------------------------------------------
 
