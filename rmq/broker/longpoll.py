@@ -21,7 +21,7 @@ from rmq.remoting.command import RemotingCommand
 
 if TYPE_CHECKING:
     from rmq.broker.controller import BrokerController
-    from rmq.broker.filter import TagFilter
+    from rmq.filter.message_filter import ExpressionMessageFilter
     from rmq.remoting.protocol import RemotingConnection
 
 __all__ = ["HeldPull", "PullHoldService"]
@@ -40,7 +40,7 @@ class HeldPull:
         request: RemotingCommand,
         key: tuple[str, int],
         offset: int,
-        message_filter: TagFilter,
+        message_filter: ExpressionMessageFilter,
     ) -> None:
         self.ctx = ctx
         self.request = request
@@ -87,7 +87,7 @@ class PullHoldService:
         topic: str,
         queue_id: int,
         offset: int,
-        message_filter: TagFilter,
+        message_filter: ExpressionMessageFilter,
         timeout: float,
     ) -> None:
         """Park a pull for at most ``timeout`` seconds."""

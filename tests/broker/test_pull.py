@@ -5,6 +5,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.common.message import decode_messages
+from rmq.remoting.command import RemotingCommand
 from tests.broker.harness import FakeConnection, call, make_broker, vector_command
 
 PUSH_PULL = "cpp-pull_message-push-request.bin"  # CapPushGroup, CapTopic q0 offset 0, sysFlag 6
@@ -191,3 +192,44 @@ class LongPollTests(SynchronousTestCase):
         self.broker.offsets.commit("CapPushGroup", "CapTopic", 0, 5)
         call(self.broker, self.producer, vector_command("cpp-send_message-request.bin"))
         self.assertEqual(self.broker.offsets.query("CapPushGroup", "CapTopic", 0), 5)
+
+
+class Sql92PullTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.broker = make_broker(self, enablePropertyFilter=True)
+        self.producer = FakeConnection("127.0.0.1:50000")
+        self.consumer = FakeConnection("127.0.0.1:50001")
+        for vector in (
+            "alions-send_message_v2-request.bin",  # TagA
+            "alions-send_message_v2-4096-compressed-request.bin",  # TagC
+            "alions-send_message_v2-compressed-request.bin",  # TagB
+        ):
+            req = vector_command(vector)
+            req.ext_fields["e"] = "0"
+            self.assertEqual(call(self.broker, self.producer, req).code, 0)
+
+    def pull(self, expression: str) -> RemotingCommand:
+        req = vector_command(ALIONS_PULL)
+        req.ext_fields["subscription"] = expression
+        req.ext_fields["expressionType"] = "SQL92"
+        return call(self.broker, self.consumer, req)
+
+    def test_sql92_selects_by_property(self) -> None:
+        """An SQL92 subscription in the pull request filters on message properties."""
+        resp = self.pull("TAGS IN ('TagA', 'TagC') AND TAGS <> 'TagC'")
+        self.assertEqual(resp.code, 0)
+        msgs = decode_messages(resp.body or b"")
+        self.assertEqual([m.properties_dict["TAGS"] for m in msgs], ["TagA"])
+
+    def test_bad_sql92_refused(self) -> None:
+        """A malformed SQL92 expression is refused with SUBSCRIPTION_PARSE_FAILED and a remark."""
+        resp = self.pull("TAGS IN ('TagA'")
+        self.assertEqual(resp.code, 23)
+        self.assertIn("line 1", resp.remark or "")
+
+    def test_sql92_needs_property_filter(self) -> None:
+        """With enablePropertyFilter off, an SQL92 pull is refused with a remark."""
+        self.broker.config.enable_property_filter = False
+        resp = self.pull("a = 1")
+        self.assertEqual(resp.code, 1)
+        self.assertIn("SQL92", resp.remark or "")

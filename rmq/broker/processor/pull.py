@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rmq.broker.filter import TagFilter
 from rmq.broker.headers import PullMessageRequestHeader
 from rmq.broker.heartbeat import SubscriptionData, build_subscription
+from rmq.filter.message_filter import ExpressionMessageFilter
 from rmq.broker.topics import PERM_READ
 from rmq.common.errors import (
     NoPermission,
@@ -99,8 +99,11 @@ class PullProcessor:
             raise RMQError(
                 f"The broker does not support consumer to filter message by {sub.expression_type}"
             )
+        # Tag hash, then the tag string (rules out collisions); SQL92 over the properties.
+        # A bad SQL92 expression raises SubscriptionParseFailed (23) here.
+        message_filter = ExpressionMessageFilter(sub, check_tags=True)
         result = broker.store.get_message(
-            h.consumerGroup, h.topic, h.queueId, h.queueOffset, h.maxMsgNums, TagFilter(sub)
+            h.consumerGroup, h.topic, h.queueId, h.queueOffset, h.maxMsgNums, message_filter
         )
         status = result.status
         name = getattr(status, "name", None) or str(status)
@@ -119,7 +122,7 @@ class PullProcessor:
             )
             self._commit(h, allow_suspend)
             broker.longpoll.suspend(
-                ctx, request, h.topic, h.queueId, h.queueOffset, TagFilter(sub), timeout / 1000.0
+                ctx, request, h.topic, h.queueId, h.queueOffset, message_filter, timeout / 1000.0
             )
             return None
         self._commit(h, allow_suspend)
