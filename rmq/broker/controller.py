@@ -40,6 +40,7 @@ PROCESSOR_MODULES = (
     "rmq.broker.processor.sendback",
     "rmq.broker.processor.reset",
     "rmq.broker.transaction.processor",
+    "rmq.broker.flowcontrol",
 )
 """Modules whose ``register(dispatcher, broker)`` the controller calls (missing ones skipped)."""
 

@@ -1,0 +1,158 @@
+"""Broker-side flow control for sends (§1.8): reject what waited too long instead of piling up.
+
+RocketMQ queues sends in front of a small thread pool and answers SYSTEM_BUSY with
+``[TIMEOUT_CLEAN_QUEUE]`` to requests that waited longer than ``waitTimeMillsInSendQueue``
+(200 ms), or ``[OVERLOAD]`` when the queue is full (``sendThreadPoolQueueCapacity``, 10000).
+Here the "pool" is a bound on sends whose store put has not completed yet: beyond it requests
+wait in a FIFO; when one leaves the queue after its deadline, or sits at the head past it, it is
+answered SYSTEM_BUSY at once. One timer (the head's deadline) replaces Java's 10 ms sweep.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IDelayedCall
+
+from rmq.common.errors import SystemBusy
+from rmq.remoting.codes import RequestCode
+from rmq.remoting.command import RemotingCommand
+from rmq.remoting.dispatcher import Dispatcher, Handler
+
+if TYPE_CHECKING:
+    from rmq.broker.controller import BrokerController
+    from rmq.remoting.protocol import RemotingConnection
+
+__all__ = ["SEND_CODES", "RequestGate", "register"]
+
+SEND_CODES = (
+    RequestCode.SEND_MESSAGE,
+    RequestCode.SEND_MESSAGE_V2,
+    RequestCode.SEND_BATCH_MESSAGE,
+    RequestCode.CONSUMER_SEND_MSG_BACK,
+)
+DEFAULT_MAX_IN_FLIGHT = 1024
+
+
+class RequestGate:
+    """At most ``max_in_flight`` handler calls unfinished; the rest wait up to ``wait_ms``."""
+
+    def __init__(
+        self, clock: Any, max_in_flight: int, capacity: int, wait_ms: int, name: str = "send"
+    ) -> None:
+        self.clock = clock
+        self.max_in_flight = max(1, max_in_flight)
+        self.capacity = capacity
+        self.wait = wait_ms / 1000.0
+        self.name = name
+        self.in_flight = 0
+        self.rejected = 0
+        self._queue: deque[tuple[float, Handler, Any, RemotingCommand, Deferred[Any]]] = deque()
+        self._timer: IDelayedCall | None = None
+
+    @property
+    def queue_size(self) -> int:
+        return len(self._queue)
+
+    def head_wait_ms(self) -> int:
+        """How long the oldest queued request has waited (runtime info)."""
+        if not self._queue:
+            return 0
+        return int((self.clock.seconds() - self._queue[0][0]) * 1000)
+
+    def wrap(self, handler: Handler) -> Handler:
+        """A handler that passes through this gate."""
+
+        def gated(ctx: RemotingConnection, request: RemotingCommand) -> Any:
+            return self.submit(handler, ctx, request)
+
+        return gated
+
+    def submit(self, handler: Handler, ctx: Any, request: RemotingCommand) -> Any:
+        if self.in_flight < self.max_in_flight and not self._queue:
+            return self._run(handler, ctx, request)
+        if len(self._queue) >= self.capacity:
+            self.rejected += 1
+            raise SystemBusy(
+                f"[OVERLOAD]system busy, start flow control for a while, size of queue: "
+                f"{len(self._queue)}"
+            )
+        d: Deferred[Any] = Deferred()
+        self._queue.append((self.clock.seconds(), handler, ctx, request, d))
+        self._arm()
+        return d
+
+    def _run(self, handler: Handler, ctx: Any, request: RemotingCommand) -> Any:
+        self.in_flight += 1
+        try:
+            result = handler(ctx, request)
+        except BaseException:
+            self._finished()
+            raise
+        if isinstance(result, Deferred):
+            return result.addBoth(self._finished_passing)
+        self._finished()
+        return result
+
+    def _finished_passing(self, result: Any) -> Any:
+        self._finished()
+        return result
+
+    def _finished(self) -> None:
+        self.in_flight -= 1
+        self._drain()
+
+    def _busy(self, enqueued: float, d: Deferred[Any]) -> None:
+        self.rejected += 1
+        waited = int((self.clock.seconds() - enqueued) * 1000)
+        d.errback(
+            SystemBusy(
+                f"[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in "
+                f"queue: {waited}ms, size of queue: {len(self._queue)}"
+            )
+        )
+
+    def _expire(self) -> None:
+        """Answer SYSTEM_BUSY to every queued request past its deadline (the head first)."""
+        now = self.clock.seconds()
+        while self._queue and now - self._queue[0][0] >= self.wait:
+            enqueued, _, _, _, d = self._queue.popleft()
+            self._busy(enqueued, d)
+
+    def _drain(self) -> None:
+        self._expire()
+        while self._queue and self.in_flight < self.max_in_flight:
+            _, handler, ctx, request, d = self._queue.popleft()
+            maybeDeferred(self._run, handler, ctx, request).chainDeferred(d)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self._queue:
+            delay = self._queue[0][0] + self.wait - self.clock.seconds()
+            self._timer = self.clock.callLater(max(delay, 0.0), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._expire()
+        self._arm()
+
+
+def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
+    """Put the send codes behind one gate (run after the send processors registered)."""
+    config = broker.config
+    gate = RequestGate(
+        broker.clock,
+        getattr(config, "send_max_in_flight", DEFAULT_MAX_IN_FLIGHT),
+        getattr(config, "send_thread_pool_queue_capacity", 10_000),
+        getattr(config, "wait_time_mills_in_send_queue", 200),
+    )
+    broker.send_gate = gate  # type: ignore[attr-defined]
+    for code in SEND_CODES:
+        handler = dispatcher.handler_for(int(code))
+        if handler is not None:
+            dispatcher.register(code, gate.wrap(handler))
