@@ -16,7 +16,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from rmq.broker.config import BrokerConfig
-from rmq.broker.heartbeat import ConsumerData, SubscriptionData
+from rmq.broker.heartbeat import ConsumerData
+from rmq.filter.tags import SubscriptionData
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 

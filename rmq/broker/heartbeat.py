@@ -2,7 +2,8 @@
 
 Java and ali-ons write enums as names and ``subVersion`` as a number; the C++ client writes enum
 ordinals, ``subVersion`` as a string, no ``codeSet`` and a trailing newline. Both parse to the
-same objects here; tag hash codes are computed when the client left them out.
+same objects here; subscriptions are ``rmq.filter.tags.SubscriptionData`` (which recomputes tag
+hash codes when the client left them out).
 """
 
 from __future__ import annotations
@@ -14,21 +15,17 @@ import attrs
 
 from rmq.common import fastjson
 from rmq.common.errors import BodyError
-from rmq.common.message import tag_hash_code
+from rmq.filter.tags import SubscriptionData
 
 __all__ = [
     "CONSUME_FROM_WHERE",
     "CONSUME_TYPES",
     "MESSAGE_MODELS",
-    "SUB_ALL",
     "ConsumerData",
     "HeartbeatData",
-    "SubscriptionData",
-    "build_subscription",
     "parse_heartbeat",
 ]
 
-SUB_ALL = "*"
 CONSUME_TYPES = ("CONSUME_ACTIVELY", "CONSUME_PASSIVELY")
 MESSAGE_MODELS = ("BROADCASTING", "CLUSTERING")
 CONSUME_FROM_WHERE = (
@@ -39,53 +36,6 @@ CONSUME_FROM_WHERE = (
     "CONSUME_FROM_FIRST_OFFSET",
     "CONSUME_FROM_TIMESTAMP",
 )
-
-
-@attrs.define
-class SubscriptionData:
-    """One topic subscription of a consumer group (TAG expressions; SQL92 kept as text)."""
-
-    topic: str
-    sub_string: str = SUB_ALL
-    tags_set: list[str] = attrs.field(factory=list)
-    code_set: frozenset[int] = frozenset()
-    sub_version: int = 0
-    expression_type: str = "TAG"
-    class_filter_mode: bool = False
-
-    @property
-    def matches_all(self) -> bool:
-        """True for ``*`` / empty expressions: every tag matches."""
-        return not self.tags_set
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "classFilterMode": self.class_filter_mode,
-            "codeSet": sorted(self.code_set),
-            "expressionType": self.expression_type,
-            "subString": self.sub_string,
-            "subVersion": self.sub_version,
-            "tagsSet": list(self.tags_set),
-            "topic": self.topic,
-        }
-
-
-def build_subscription(
-    topic: str, expression: str | None, expression_type: str | None = "TAG", version: int = 0
-) -> SubscriptionData:
-    """Parse a TAG expression (``*``, ``a || b``) into a SubscriptionData."""
-    sub = (expression or "").strip() or SUB_ALL
-    etype = (expression_type or "TAG").upper()
-    tags: list[str] = []
-    if etype == "TAG" and sub != SUB_ALL:
-        for part in sub.split("||"):
-            tag = part.strip()
-            if tag and tag not in tags:
-                tags.append(tag)
-        if not tags:
-            sub = SUB_ALL
-    codes = frozenset(tag_hash_code(t) for t in tags)
-    return SubscriptionData(topic, sub, tags, codes, version, etype)
 
 
 def _enum(value: Any, names: Sequence[str], field: str) -> str:
@@ -107,20 +57,6 @@ def _int(value: Any, field: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise BodyError(f"heartbeat field {field!r} must be a number, got {value!r}") from None
-
-
-def parse_subscription(obj: Mapping[str, Any]) -> SubscriptionData:
-    """One SubscriptionData object; tags/codes recomputed when the client left them out."""
-    topic = obj.get("topic")
-    if not isinstance(topic, str) or not topic:
-        raise BodyError("heartbeat subscription without 'topic'")
-    version = _int(obj.get("subVersion"), "subVersion")
-    sub = build_subscription(topic, obj.get("subString"), obj.get("expressionType"), version)
-    codes = obj.get("codeSet")
-    if codes and sub.tags_set:
-        sub.code_set = frozenset(_int(c, "codeSet") for c in codes)
-    sub.class_filter_mode = bool(obj.get("classFilterMode", False))
-    return sub
 
 
 @attrs.define
@@ -171,7 +107,7 @@ def parse_heartbeat(body: bytes | None) -> HeartbeatData:
                 _enum(c.get("consumeType", 1), CONSUME_TYPES, "consumeType"),
                 _enum(c.get("messageModel", 1), MESSAGE_MODELS, "messageModel"),
                 _enum(c.get("consumeFromWhere", 0), CONSUME_FROM_WHERE, "consumeFromWhere"),
-                [parse_subscription(s) for s in c.get("subscriptionDataSet") or []],
+                [SubscriptionData.from_json(s) for s in c.get("subscriptionDataSet") or []],
                 bool(c.get("unitMode", False)),
             )
         )

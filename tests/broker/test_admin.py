@@ -8,11 +8,12 @@ import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.clients import ClientChannelInfo
-from rmq.broker.heartbeat import ConsumerData, SubscriptionData
+from rmq.broker.heartbeat import ConsumerData
 from rmq.broker.processor import admin
 from rmq.broker.processor.admin import format_properties, parse_properties
 from rmq.broker.topics import TopicConfig
 from rmq.common import fastjson
+from rmq.filter.tags import SubscriptionData
 from rmq.remoting.codec import decode_frame, encode
 from rmq.remoting.codes import RequestCode as RC
 from rmq.remoting.codes import ResponseCode

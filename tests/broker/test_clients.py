@@ -28,7 +28,7 @@ class ClientTests(SynchronousTestCase):
         self.assertEqual(self.broker.consumers.get("CapPushGroup").message_model, "CLUSTERING")
         sub = self.broker.consumers.find_subscription("CapAlionsPushGroup", "CapTopic")
         assert sub is not None
-        self.assertEqual(sub.tags_set, ["TagA", "TagB"])
+        self.assertEqual(list(sub.tags_set), ["TagA", "TagB"])
         self.assertEqual(len(self.broker.producers.get("CapProducerGroup")), 1)
 
     def test_heartbeat_creates_retry_topic(self) -> None:

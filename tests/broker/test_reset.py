@@ -5,10 +5,11 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.clients import ClientChannelInfo
-from rmq.broker.heartbeat import ConsumerData, SubscriptionData
+from rmq.broker.heartbeat import ConsumerData
 from rmq.broker.processor.reset import register
 from rmq.broker.topics import TopicConfig
 from rmq.common import fastjson
+from rmq.filter.tags import SubscriptionData
 from rmq.remoting.command import RemotingCommand
 from tests.broker.features_helpers import FakeBroker, RecordingConnection, stored
 

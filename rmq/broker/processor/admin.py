@@ -393,7 +393,7 @@ class AdminProcessor:
             "consumeFromWhere": info.consume_from_where,
             "consumeType": info.consume_type,
             "messageModel": info.message_model,
-            "subscriptionTable": {t: s.to_json_dict() for t, s in info.subscriptions.items()},
+            "subscriptionTable": {t: s.to_json() for t, s in info.subscriptions.items()},
         }
         return _ok(request, fastjson.dumpb(body))
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rmq.broker.headers import PullMessageRequestHeader
-from rmq.broker.heartbeat import SubscriptionData, build_subscription
-from rmq.filter.message_filter import ExpressionMessageFilter
 from rmq.broker.topics import PERM_READ
 from rmq.common.errors import (
     NoPermission,
@@ -23,6 +21,8 @@ from rmq.common.errors import (
     SubscriptionParseFailed,
     TopicNotExist,
 )
+from rmq.filter.message_filter import ExpressionMessageFilter
+from rmq.filter.tags import SubscriptionData, build_subscription
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
