@@ -80,34 +80,47 @@ class RemoteBrokerOffsetStore(_MemoryTable):
             known = self._table.get(mq)
             if known is not None or how is ReadOffsetType.MEMORY:
                 return succeed(-1 if known is None else known)
-        addr = self._instance.master_addr(mq.broker_name)
+        return Deferred.fromCoroutine(self._read_store(mq))
+
+    async def _master(self, mq: MessageQueue) -> str | None:
+        addr: str | None = self._instance.master_addr(mq.broker_name)
         if addr is None:
-            return succeed(-1)
-        api = self._instance.api
-        d: Deferred[int] = api.query_consumer_offset(
+            try:
+                await self._instance.update_route(mq.topic)
+            except Exception as e:
+                _log.warn("route of {t}: {e}", t=mq.topic, e=e)
+            addr = self._instance.master_addr(mq.broker_name)
+        return addr
+
+    async def _read_store(self, mq: MessageQueue) -> int:
+        addr = await self._master(mq)
+        if addr is None:
+            return -1
+        offset: int = await self._instance.api.query_consumer_offset(
             addr, self._group, mq, self._instance.config.api_timeout
         )
-
-        def got(offset: int) -> int:
-            if offset >= 0:
-                self.update(mq, offset)
-            return offset
-
-        return d.addCallback(got)
+        if offset >= 0:
+            self.update(mq, offset)
+        return offset
 
     def persist(self, mqs: Iterable[MessageQueue]) -> Deferred[None]:
         """UPDATE_CONSUMER_OFFSET for every queue in ``mqs`` with a known offset."""
+        return Deferred.fromCoroutine(self._persist(list(mqs)))
+
+    async def _persist(self, mqs: list[MessageQueue]) -> None:
         calls = []
         for mq in mqs:
             offset = self._table.get(mq)
-            addr = self._instance.master_addr(mq.broker_name)
-            if offset is None or addr is None:
+            if offset is None:
+                continue
+            addr = await self._master(mq)
+            if addr is None:
                 continue
             d = self._instance.api.update_consumer_offset(
                 addr, self._group, mq, offset, self._instance.config.api_timeout
             )
             calls.append(d.addErrback(lambda f, q=mq: _log.warn("persist {q}: {e}", q=q, e=f)))
-        return DeferredList(calls).addCallback(lambda _: None)
+        await DeferredList(calls)
 
 
 def thread_runner(reactor: Any) -> Runner:
