@@ -24,4 +24,5 @@ def vector_names() -> list[str]:
 
 
 def read_vector(name: str) -> bytes:
+    """The whole captured frame, length prefix included."""
     return (vectors_dir() / name).read_bytes()

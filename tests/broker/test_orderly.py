@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from twisted.internet.task import Clock
@@ -16,8 +15,9 @@ from rmq.remoting.codec import FrameDecoder
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
+from tests.vectors import vectors_dir
 
-VECTORS = Path("/work/shared/vectors")
+VECTORS = vectors_dir()
 
 
 def vector(name: str) -> RemotingCommand:

@@ -10,8 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.common import fastjson
 from rmq.common.fastjson import ObjectKey
-
-VECTORS = "/work/shared/vectors/"
+from tests.vectors import vectors_dir
 
 _scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8)
 _values = st.recursive(
@@ -92,7 +91,9 @@ class LoadsTests(SynchronousTestCase):
 
     def test_route_vector(self) -> None:
         """The unquoted route body the C++ client accepted parses."""
-        with open(VECTORS + "nameserver-route-response-unquoted-accepted-by-cpp.bin", "rb") as f:
+        with open(
+            vectors_dir() / "nameserver-route-response-unquoted-accepted-by-cpp.bin", "rb"
+        ) as f:
             frame = f.read()
         header_len = int.from_bytes(frame[4:8], "big") & 0xFFFFFF
         body = frame[8 + header_len :]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,8 +11,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.common import message as m
 from rmq.common.errors import MessageIllegal
+from tests.vectors import vectors_dir
 
-VECTORS = Path("/work/shared/vectors")
+VECTORS = vectors_dir()
 
 
 def frame_body(name: str) -> tuple[bytes, bytes]:

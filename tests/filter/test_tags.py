@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,8 +20,9 @@ from rmq.filter.tags import (
     parse_tags,
     tag_matches,
 )
+from tests.vectors import vectors_dir
 
-VECTORS = Path("/work/shared/vectors")
+VECTORS = vectors_dir()
 
 
 def _heartbeat_subs(name: str) -> list[dict[str, object]]:
