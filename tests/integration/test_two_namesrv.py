@@ -1,0 +1,67 @@
+"""A broker registers with every name server it is given; each serves its routes alone."""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet import reactor
+from twisted.trial.unittest import TestCase
+
+from rmq.common.route import TopicRouteData
+from rmq.remoting.client import RemotingClient
+from rmq.remoting.codes import RequestCode, ResponseCode
+from rmq.remoting.command import RemotingCommand
+from tests.integration.daemons import Daemon, start_twistd
+
+
+class TwoNameServersTests(TestCase):
+    timeout = 60
+
+    async def _namesrv(self, name: str) -> Daemon:
+        d = os.path.join(self.tmp, name)
+        os.makedirs(d)
+        cfg = os.path.join(d, "namesrv.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"kvConfigPath: {d}/kv.json\nconfigStorePath: {d}/ns.properties\n")
+        daemon = await start_twistd(
+            "rmq-namesrv", ["--config", cfg, "--listen", "tcp:0:interface=127.0.0.1"], d
+        )
+        self.addCleanup(daemon.stop)
+        return daemon
+
+    async def _route(self, client: RemotingClient, ns: str, topic: str) -> RemotingCommand:
+        cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
+        return await client.invoke(ns, cmd, 5)
+
+    async def test_broker_registers_with_each(self) -> None:
+        """Both name servers route TBW102 to the broker; one going away leaves the other."""
+        self.tmp = os.path.abspath(self.mktemp())
+        os.makedirs(self.tmp)
+        ns1, ns2 = await self._namesrv("ns1"), await self._namesrv("ns2")
+        broker = await start_twistd(
+            "rmq-broker",
+            [
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+                "--namesrv",
+                f"{ns1.address};{ns2.address}",
+                "--store",
+                os.path.join(self.tmp, "store"),
+            ],
+            os.path.join(self.tmp, "broker"),
+        )
+        self.addCleanup(broker.stop)
+        client = RemotingClient(reactor)
+        self.addCleanup(client.close)
+        for ns in (ns1, ns2):
+            resp = await self._route(client, ns.address, "TBW102")
+            self.assertEqual(resp.code, ResponseCode.SUCCESS, resp.remark)
+            route = TopicRouteData.from_json(resp.body or b"")
+            self.assertEqual([b.brokerAddrs for b in route.brokerDatas], [{0: broker.address}])
+        await ns1.stop()
+        resp = await self._route(client, ns2.address, "TBW102")
+        self.assertEqual(resp.code, ResponseCode.SUCCESS)
+        # The broker stops cleanly with one name server gone: it unregisters from the other.
+        await broker.stop()
+        resp = await self._route(client, ns2.address, "TBW102")
+        self.assertEqual(resp.code, ResponseCode.TOPIC_NOT_EXIST)
