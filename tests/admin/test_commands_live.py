@@ -354,3 +354,44 @@ class NamesrvCommandsTest(LiveCase):
         status, _out, err = yield self.admin("updateNamesrvConfig", "-k", "kvConfigPath", "-v", "x")
         self.assertEqual(status, 1)
         self.assertIn("CODE: 16", err)
+
+
+class ResetOnlineTest(LiveCase):
+    @defer.inlineCallbacks
+    def test_reset_offset_with_online_consumer(self) -> Any:
+        """With a consumer online the broker resets the offsets itself (mode 'broker')."""
+        from twisted.internet import reactor
+
+        from rmq.admin.api import AdminAPI
+        from rmq.admin.session import Session
+        from rmq.client.model import SubscriptionData
+
+        yield self.admin_json("updateTopic", "-c", CLUSTER, "-t", "AdmX", "-r", "1", "-w", "1")
+        yield self.admin_json("sendMessage", "-t", "AdmX", "-p", "x1")
+        yield self.admin_json("consumeMessage", "-t", "AdmX", "-g", "GX")
+        session = Session(reactor)
+        api = AdminAPI(session.remoting, [self.namesrv])
+        sub = SubscriptionData.build("AdmX", "*", 1)
+        heartbeat = {
+            "clientID": "127.0.0.1@reset",
+            "consumerDataSet": [
+                {
+                    "groupName": "GX",
+                    "consumeType": "CONSUME_PASSIVELY",
+                    "messageModel": "CLUSTERING",
+                    "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
+                    "subscriptionDataSet": [sub.to_obj()],
+                    "unitMode": False,
+                }
+            ],
+            "producerDataSet": [],
+        }
+        try:
+            yield api.client.heartbeat(self.broker, heartbeat, 5.0)
+            reset = yield self.admin_json("resetOffsetByTime", "-g", "GX", "-t", "AdmX", "-s", "0")
+            self.assertEqual(reset["mode"], "broker")
+            self.assertEqual([q["offset"] for q in reset["queues"]], [0])
+            progress = yield self.admin_json("consumerProgress", "-g", "GX", "-t", "AdmX")
+            self.assertEqual([q["consumerOffset"] for q in progress["queues"]], [0])
+        finally:
+            yield session.close()
