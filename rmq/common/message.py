@@ -13,6 +13,7 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import mul
 
 import attrs
 
@@ -101,25 +102,44 @@ def crc32_masked(data: bytes | memoryview) -> int:
     return zlib.crc32(data) & 0x7FFFFFFF
 
 
-_POW31 = [pow(31, i, 1 << 32) for i in range(256)][::-1]  # 31^255 .. 31^0 mod 2^32
+_POW_LIMIT = 256
+_POWS: list[tuple[int, ...] | None] = [None] * (_POW_LIMIT + 1)  # per length: 31^(n-1) .. 31^0
+POW31: list[int] = [pow(31, i, 1 << 32) for i in range(_POW_LIMIT + 1)]  # 31^n mod 2^32
+
+
+def _pows(n: int) -> tuple[int, ...]:
+    got = _POWS[n]
+    if got is None:
+        got = _POWS[n] = tuple(POW31[i] for i in range(n - 1, -1, -1))
+    return got
+
+
+def java_hash32(text: str) -> int:
+    """Java ``String.hashCode`` as an unsigned 32-bit value (UTF-16 code units).
+
+    ASCII strings up to 256 chars take one C-level dot product with cached powers of 31.
+    """
+    if text.isascii():
+        raw = text.encode()
+        n = len(raw)
+        if n <= _POW_LIMIT:
+            h: int = sum(map(mul, raw, _POWS[n] or _pows(n)))
+            return h & 0xFFFFFFFF
+        units: bytes | list[int] = raw
+    else:
+        utf16 = text.encode("utf-16-be")
+        units = [(utf16[i] << 8) | utf16[i + 1] for i in range(0, len(utf16), 2)]
+    h = 0
+    for u in units:
+        h = (31 * h + u) & 0xFFFFFFFF
+    return h
 
 
 def tag_hash_code(tag: str | None) -> int:
     """Java ``String.hashCode`` (UTF-16 code units, signed 32-bit); 0 for an empty or absent tag."""
     if not tag:
         return 0
-    if tag.isascii():
-        units: bytes | list[int] = tag.encode()
-    else:
-        raw = tag.encode("utf-16-be")
-        units = [(raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2)]
-    n = len(units)
-    if n <= 256:
-        h = sum(map(int.__mul__, units, _POW31[256 - n :])) & 0xFFFFFFFF
-    else:
-        h = 0
-        for u in units:
-            h = (31 * h + u) & 0xFFFFFFFF
+    h = java_hash32(tag)
     return h - 0x100000000 if h & 0x80000000 else h
 
 
@@ -143,6 +163,31 @@ def decode_properties(text: str) -> dict[str, str]:
         if 0 < i < len(seg) - 1:
             out[seg[:i]] = seg[i + 1 :]
     return out
+
+
+def property_value(text: str, name: str) -> str | None:
+    """``decode_properties(text).get(name)`` without building the dict (hot put path).
+
+    The last entry with a non-empty value wins, as in :func:`decode_properties`.
+    """
+    if not text or not name:
+        return None
+    head = name + NAME_VALUE_SEPARATOR
+    key = PROPERTY_SEPARATOR + head
+    i = text.rfind(key)
+    while i >= 0:
+        start = i + len(key)
+        end = text.find(PROPERTY_SEPARATOR, start)
+        value = text[start:end] if end >= 0 else text[start:]
+        if value:
+            return value
+        i = text.rfind(key, 0, i)
+    if text.startswith(head):
+        end = text.find(PROPERTY_SEPARATOR)
+        value = text[len(head) : end] if end >= 0 else text[len(head) :]
+        if value:
+            return value
+    return None
 
 
 def join_properties(own: str, extra: str) -> str:

@@ -17,6 +17,7 @@ from rmq.store.mappedfile import MappedFile, MappedFileQueue
 log = logging.getLogger(__name__)
 
 _FILLER_SIZE = CQ_FILLER[1]
+_pack_unit = CQ_UNIT.pack_into
 
 
 class ConsumeQueue:
@@ -40,6 +41,16 @@ class ConsumeQueue:
     def put(self, commit_log_offset: int, size: int, tags_code: int, queue_offset: int) -> bool:
         """Write the unit for ``queue_offset``; skip when already there. False on a broken order."""
         expect = queue_offset * CQ_UNIT_SIZE
+        files = self.queue.files
+        if files:  # fast path: the unit goes right at the end of the last file
+            mf = files[-1]
+            wp = mf.wrote_position
+            if mf.file_from_offset + wp == expect and wp < self.file_size:
+                _pack_unit(mf.mm, wp, commit_log_offset, size, tags_code)
+                mf.wrote_position = wp + CQ_UNIT_SIZE
+                self.dirty.add(mf)
+                self.max_physic_offset = commit_log_offset + size
+                return True
         current = self.queue.max_offset()
         if not self.queue.files:
             current = expect

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 
+from rmq.common.message import POW31, java_hash32
 from rmq.store.format import (
     INDEX_ENTRY,
     INDEX_ENTRY_SIZE,
@@ -28,6 +29,24 @@ from rmq.store.mappedfile import MappedFile
 log = logging.getLogger(__name__)
 
 _MAX_DIFF = 0x7FFFFFFF
+_POW_LIMIT = len(POW31) - 1
+_unpack_slot = INDEX_SLOT.unpack_from
+_pack_slot = INDEX_SLOT.pack_into
+_pack_entry = INDEX_ENTRY.pack_into
+
+
+def _key_hash(prefix_hash: int, topic: str, key: str) -> int:
+    """:func:`index_key_hash` of ``topic#key`` from the cached hash of ``topic#``.
+
+    Java's hash of a concatenation is ``h(a) * 31**len(b) + h(b)`` (mod 2**32).
+    """
+    n = len(key)
+    if n > _POW_LIMIT or not key.isascii():
+        return index_key_hash(topic + "#" + key)
+    u = (prefix_hash * POW31[n] + java_hash32(key)) & 0xFFFFFFFF
+    if u < 0x80000000:
+        return u
+    return 0 if u == 0x80000000 else 0x100000000 - u
 
 
 def index_file_name(now_ms: int) -> str:
@@ -55,6 +74,7 @@ class IndexFile:
         if self.index_count == 0:
             self.index_count = 1
         self.dirty = False
+        self.entries_pos = INDEX_HEADER_SIZE + slots * INDEX_SLOT_SIZE
 
     @property
     def path(self) -> str:
@@ -65,7 +85,8 @@ class IndexFile:
         """True when no entry is left."""
         return bool(self.index_count >= self.max_entries)
 
-    def _write_header(self) -> None:
+    def write_header(self) -> None:
+        """Write the in-memory header fields into the file."""
         INDEX_HEADER.pack_into(
             self.mf.mm,
             0,
@@ -78,31 +99,40 @@ class IndexFile:
         )
 
     def put(self, key: str, phy_offset: int, store_ts: int) -> bool:
-        """Add an entry; False when the file is full."""
-        if self.is_full():
+        """Add an entry and write the header; False when the file is full."""
+        if not self.put_hash(index_key_hash(key), phy_offset, store_ts):
+            return False
+        self.write_header()
+        return True
+
+    def put_hash(self, key_hash: int, phy_offset: int, store_ts: int) -> bool:
+        """Add an entry by key hash without writing the header (callers then call
+        :meth:`write_header` once per record); False when the file is full."""
+        count = self.index_count
+        if count >= self.max_entries:
             return False
         mm = self.mf.mm
-        key_hash = index_key_hash(key)
         slot_pos = INDEX_HEADER_SIZE + (key_hash % self.slots) * INDEX_SLOT_SIZE
-        (prev,) = INDEX_SLOT.unpack_from(mm, slot_pos)
-        if prev < 0 or prev > self.index_count:
+        (prev,) = _unpack_slot(mm, slot_pos)
+        if prev < 0 or prev > count:
             prev = 0
-        if self.index_count <= 1:
+        if count <= 1:
             self.begin_timestamp = store_ts
             self.begin_phy_offset = phy_offset
         diff = (store_ts - self.begin_timestamp) // 1000
-        diff = 0 if diff < 0 else min(diff, _MAX_DIFF)
-        entry_pos = (
-            INDEX_HEADER_SIZE + self.slots * INDEX_SLOT_SIZE + self.index_count * INDEX_ENTRY_SIZE
+        if diff < 0:
+            diff = 0
+        elif diff > _MAX_DIFF:
+            diff = _MAX_DIFF
+        _pack_entry(
+            mm, self.entries_pos + count * INDEX_ENTRY_SIZE, key_hash, phy_offset, diff, prev
         )
-        INDEX_ENTRY.pack_into(mm, entry_pos, key_hash, phy_offset, diff, prev)
-        INDEX_SLOT.pack_into(mm, slot_pos, self.index_count)
+        _pack_slot(mm, slot_pos, count)
         if prev == 0:
             self.hash_slot_count += 1
-        self.index_count += 1
+        self.index_count = count + 1
         self.end_phy_offset = phy_offset
         self.end_timestamp = store_ts
-        self._write_header()
         self.dirty = True
         return True
 
@@ -147,6 +177,7 @@ class IndexService:
         self.preallocate = preallocate
         self.files: list[IndexFile] = []
         self.pending_destroy: list[MappedFile] = []
+        self._prefix_hashes: dict[str, int] = {}  # java_hash32(topic + "#")
 
     def load(self) -> None:
         """Map the existing index files, oldest first."""
@@ -188,19 +219,38 @@ class IndexService:
         """Index the record's UNIQ_KEY and each KEYS element as ``topic#key``."""
         if req.commit_log_offset <= self.end_phy_offset():
             return  # already indexed (re-dispatch after recovery)
-        prefix = req.topic + "#"
-        if req.uniq_key:
-            self._put(prefix + req.uniq_key, req.commit_log_offset, req.store_timestamp)
-        if req.keys:
-            for k in req.keys.split(" "):
-                if k:
-                    self._put(prefix + k, req.commit_log_offset, req.store_timestamp)
+        self.add(req.topic, req.keys, req.uniq_key, req.commit_log_offset, req.store_timestamp)
 
-    def _put(self, key: str, phy: int, ts: int) -> None:
-        f = self._writable()
-        if not f.put(key, phy, ts):
-            f.is_full()  # rolled by _writable on the next call
-            self._writable().put(key, phy, ts)
+    def add(self, topic: str, keys: str | None, uniq_key: str | None, phy: int, ts: int) -> None:
+        """Index a newly appended record (no already-indexed check: the put path only grows).
+
+        The header is written once per record, after its entries.
+        """
+        ph = self._prefix_hashes.get(topic)
+        if ph is None:
+            ph = self._prefix_hash(topic)
+        files = self.files
+        f = files[-1] if files and not files[-1].is_full() else self._writable()
+        if uniq_key:
+            f = self._put_hash(f, _key_hash(ph, topic, uniq_key), phy, ts)
+        if keys:
+            for k in keys.split(" "):
+                if k:
+                    f = self._put_hash(f, _key_hash(ph, topic, k), phy, ts)
+        f.write_header()
+
+    def _prefix_hash(self, topic: str) -> int:
+        if len(self._prefix_hashes) > 4096:
+            self._prefix_hashes.clear()
+        h = self._prefix_hashes[topic] = java_hash32(topic + "#")
+        return h
+
+    def _put_hash(self, f: IndexFile, key_hash: int, phy: int, ts: int) -> IndexFile:
+        if not f.put_hash(key_hash, phy, ts):
+            f.write_header()
+            f = self._writable()  # rolls to a new file
+            f.put_hash(key_hash, phy, ts)
+        return f
 
     def query(self, topic: str, key: str, max_num: int, begin: int, end: int) -> list[int]:
         """CommitLog offsets of candidates for ``topic#key`` in [begin, end], newest first."""

@@ -11,7 +11,9 @@ import enum
 import fcntl
 import logging
 import os
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,28 +27,28 @@ from rmq.common.errors import DiskFullError, MessageIllegal, StoreError
 from rmq.common.message import (
     BORNHOST_V6_FLAG,
     KEYS,
+    MESSAGE_MAGIC_CODE,
     STOREHOST_V6_FLAG,
     TAGS,
+    TRANSACTION_MASK,
+    TRANSACTION_PREPARED_TYPE,
+    TRANSACTION_ROLLBACK_TYPE,
     UNIQ_KEY,
-    crc32_masked,
-    create_offset_msg_id,
     decode_properties,
-    encode_record,
     host_to_bytes,
-    is_ipv6,
+    property_value,
     tag_hash_code,
 )
 from rmq.store.checkpoint import Checkpoint
 from rmq.store.commitlog import CommitLog
 from rmq.store.config import StoreConfig
-from rmq.store.dispatch import ArrivalListener, Dispatcher
+from rmq.store.dispatch import AppendedEntry, ArrivalListener, Dispatcher
 from rmq.store.flush import CommitLogFlusher, Runner
 from rmq.store.format import (
     CQ_FILLER,
     DispatchRequest,
     RecordError,
     check_record,
-    dispatched,
     read_store_timestamp,
 )
 from rmq.store.index import IndexService
@@ -56,6 +58,13 @@ from rmq.store.recovery import recover
 log = logging.getLogger(__name__)
 
 _FILLER_SIZE = CQ_FILLER[1]
+_NOT_V6 = ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)
+_crc32 = zlib.crc32
+# Fixed head of a stored record up to BODYLENGTH (§5.1), by born + store host byte lengths:
+# size, magic, bodyCRC, queueId, flag, queueOffset, physicalOffset, sysFlag, bornTimestamp,
+# bornHost, storeTimestamp, storeHost, reconsumeTimes, preparedTransactionOffset, bodyLength.
+_HEADS = {b * 32 + s: struct.Struct(f">iiiiiqqiq{b}sq{s}siqi") for b in (8, 20) for s in (8, 20)}
+_TopicInfo = tuple[bytes, struct.Struct, int]  # topic bytes, tail struct, tail length
 
 
 class PutStatus(enum.Enum):
@@ -92,7 +101,7 @@ class PutResult:
         return self.status in (PutStatus.PUT_OK, PutStatus.FLUSH_DISK_TIMEOUT)
 
 
-@attrs.define
+@attrs.define(slots=True)
 class MessageToStore:
     """One message as the broker hands it to the store (properties already encoded)."""
 
@@ -109,6 +118,9 @@ class MessageToStore:
     prepared_transaction_offset: int = 0
     tags_code: int | None = None
     wait_store_msg_ok: bool = True
+    properties_dict: dict[str, str] | None = None
+    """Optional: ``properties`` already decoded by the caller (must match it). Saves the store
+    a decode; it is also what arrival listeners get."""
 
 
 class GetStatus(enum.Enum):
@@ -216,7 +228,9 @@ class MessageStore:
             reactor, self._runner, self.commitlog, config.sync_flush_timeout, self._physic_flushed
         )
         self._queue_offsets: dict[tuple[str, int], int] = {}
-        self._born_hosts: dict[tuple[str, int], bytes] = {}
+        self._hosts: dict[tuple[str, int], bytes] = {}  # host -> host_to_bytes(host)
+        self._topics: dict[str, _TopicInfo] = {}
+        self._id_prefixes: dict[tuple[str, int], str] = {}
         self._loops: list[LoopingCall] = []
         self._lock_fd = -1
         self._running = False
@@ -327,19 +341,63 @@ class MessageStore:
     def put_messages(self, msgs: list[MessageToStore]) -> Deferred[PutResult]:
         """Append several messages of one topic/queue as one contiguous append (a batch)."""
         result, wait = self._append(msgs)
-        if result.status is not PutStatus.PUT_OK or not self.config.sync_flush or not wait:
+        if wait and self.config.sync_flush and result.status is PutStatus.PUT_OK:
+            return self.wait_flushed(result)
+        return succeed(result)
+
+    def put_message_nowait(self, msg: MessageToStore) -> PutResult:
+        """Append one message and return at once, without waiting for any flush.
+
+        For ASYNC_FLUSH (or ``wait_store_msg_ok=False``) this is the whole put. Under SYNC_FLUSH
+        the record is written but maybe not on disk yet: pass the result to
+        :meth:`wait_flushed` before acknowledging it.
+        """
+        return self._append([msg])[0]
+
+    def put_messages_nowait(self, msgs: list[MessageToStore]) -> PutResult:
+        """Batch form of :meth:`put_message_nowait`."""
+        return self._append(msgs)[0]
+
+    def wait_flushed(self, result: PutResult) -> Deferred[PutResult]:
+        """Fire with ``result`` once its bytes are flushed (FLUSH_DISK_TIMEOUT status if late)."""
+        if result.status is not PutStatus.PUT_OK:
             return succeed(result)
-        end = result.wrote_offset + result.wrote_bytes
 
         def flushed(ok: bool) -> PutResult:
             return result if ok else attrs.evolve(result, status=PutStatus.FLUSH_DISK_TIMEOUT)
 
-        return self.flusher.wait_for(end).addCallback(flushed)
+        d = self.flusher.wait_for(result.wrote_offset + result.wrote_bytes)
+        return d.addCallback(flushed)
 
     def _refuse(self, status: PutStatus, remark: str) -> tuple[PutResult, bool]:
         return PutResult(status, remark=remark), False
 
+    def _host_bytes(self, host: tuple[str, int]) -> bytes:
+        """Cached :func:`host_to_bytes` (born hosts are few: one per producer connection)."""
+        cache = self._hosts
+        if len(cache) > 4096:
+            cache.clear()
+        raw = cache[host] = host_to_bytes(host)
+        return raw
+
+    def _topic_info(self, topic: str) -> _TopicInfo | None:
+        """Encoded topic and its record-tail struct, cached; None for an illegal topic."""
+        raw = topic.encode()
+        if len(raw) > 127 or not raw:
+            return None
+        cache = self._topics
+        if len(cache) > 65536:
+            cache.clear()
+        info = cache[topic] = (raw, struct.Struct(f">B{len(raw)}sh"), 3 + len(raw))
+        return info
+
     def _append(self, msgs: list[MessageToStore]) -> tuple[PutResult, bool]:
+        """Validate, encode every record straight into the mapped file, then dispatch.
+
+        Hot path: one ``pack_into`` for the fixed head, slice copies for body and properties,
+        CRC once per body, no intermediate record bytes and no properties dict unless an
+        arrival listener needs one.
+        """
         if not self._running or self._shutting_down:
             return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE, "message store is not running")
         if not self.writable:
@@ -350,37 +408,39 @@ class MessageStore:
         if not msgs:
             return self._refuse(PutStatus.MESSAGE_ILLEGAL, "no message to put")
         first = msgs[0]
-        topic_raw = first.topic.encode()
-        if len(topic_raw) > 127 or not topic_raw:
+        topic = first.topic
+        queue_id = first.queue_id
+        info = self._topics.get(topic) or self._topic_info(topic)
+        if info is None:
             return self._refuse(PutStatus.MESSAGE_ILLEGAL, "topic length must be 1..127 bytes")
-        if any(m.topic != first.topic or m.queue_id != first.queue_id for m in msgs):
-            return self._refuse(PutStatus.MESSAGE_ILLEGAL, "a batch must share topic and queue")
-        if sum(len(m.body) for m in msgs) > self.config.max_message_size:
-            return self._refuse(PutStatus.MESSAGE_ILLEGAL, "message body too large")
-        key = (first.topic, first.queue_id)
-        qoff = self._queue_offsets.get(key, 0)
-        now = int(self.reactor.seconds() * 1000)
-        store_ts = max(now, self.commitlog.last_store_timestamp)
-        store_host = self._store_host_bytes
-        props_list = []
-        props_raw_list = []
+        topic_raw, tail, tail_len = info
+        single = len(msgs) == 1
+        if single:
+            if len(first.body) > self.config.max_message_size:
+                return self._refuse(PutStatus.MESSAGE_ILLEGAL, "message body too large")
+        else:
+            if any(m.topic != topic or m.queue_id != queue_id for m in msgs):
+                return self._refuse(PutStatus.MESSAGE_ILLEGAL, "a batch must share topic and queue")
+            if sum(len(m.body) for m in msgs) > self.config.max_message_size:
+                return self._refuse(PutStatus.MESSAGE_ILLEGAL, "message body too large")
+        hosts = self._hosts
+        default_sh = self._store_host_bytes
+        praws: list[bytes] = []
         total = 0
         for m in msgs:
             praw = m.properties.encode()
             if len(praw) > 32767:
                 return self._refuse(PutStatus.PROPERTIES_SIZE_EXCEEDED, "properties too long")
-            props_raw_list.append(praw)
-            props_list.append(decode_properties(m.properties))
-            born_len = 20 if is_ipv6(m.born_host[0]) else 8
-            if m.store_host is None:
-                store_len = len(store_host)
-            else:
-                store_len = 20 if is_ipv6(m.store_host[0]) else 8
-            host_len = born_len + store_len
-            total += 75 + host_len + len(m.body) + len(topic_raw) + len(praw)
+            praws.append(praw)
+            born = hosts.get(m.born_host) or self._host_bytes(m.born_host)
+            sh = (
+                default_sh
+                if m.store_host is None
+                else (hosts.get(m.store_host) or self._host_bytes(m.store_host))
+            )
+            total += 72 + len(born) + len(sh) + len(m.body) + tail_len + len(praw)
         try:
-            base = self.commitlog.next_write_offset(total)
-            self.commitlog.reserve(total)
+            mf, pos = self.commitlog.reserve(total)
         except DiskFullError as e:
             self.writable = False
             log.error("put refused, disk full: %s", e)
@@ -390,82 +450,113 @@ class MessageStore:
         except (StoreError, OSError) as e:
             log.error("put refused, cannot create mapped file: %s", e)
             return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED, str(e))
-        parts = []
-        reqs = []
+        key = (topic, queue_id)
+        qoff = first_qoff = self._queue_offsets.get(key, 0)
+        now = int(self.reactor.seconds() * 1000)
+        last_ts = self.commitlog.last_store_timestamp
+        store_ts = now if now > last_ts else last_ts
+        base = mf.file_from_offset + pos
+        mm = mf.mm
         offset = base
-        first_qoff = qoff
-        for m, praw, props in zip(msgs, props_raw_list, props_list, strict=True):
-            sys_flag = m.sys_flag & ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)
-            born = self._born_hosts.get(m.born_host)
-            if born is None:
-                born = host_to_bytes(m.born_host)
-                if len(self._born_hosts) > 4096:
-                    self._born_hosts.clear()
-                self._born_hosts[m.born_host] = born
-            if len(born) == 20:
-                sys_flag |= BORNHOST_V6_FLAG
-            sh = store_host if m.store_host is None else host_to_bytes(m.store_host)
-            if len(sh) == 20:
-                sys_flag |= STOREHOST_V6_FLAG
-            in_queue = dispatched(sys_flag)
-            this_qoff = qoff if in_queue else 0
-            rec = encode_record(
-                topic=topic_raw,
-                body=m.body,
-                properties=praw,
-                queue_id=m.queue_id,
-                flag=m.flag,
-                queue_offset=this_qoff,
-                physical_offset=offset,
-                sys_flag=sys_flag,
-                born_timestamp=m.born_timestamp,
-                born_host=born,
-                store_timestamp=store_ts,
-                store_host=sh,
-                reconsume_times=m.reconsume_times,
-                prepared_transaction_offset=m.prepared_transaction_offset,
-                body_crc=crc32_masked(m.body),
-            )
-            parts.append(rec)
-            tags_code = m.tags_code if m.tags_code is not None else tag_hash_code(props.get(TAGS))
-            reqs.append(
-                DispatchRequest(
-                    topic=m.topic,
-                    queue_id=m.queue_id,
-                    commit_log_offset=offset,
-                    size=len(rec),
-                    tags_code=tags_code,
-                    store_timestamp=store_ts,
-                    queue_offset=this_qoff,
-                    sys_flag=sys_flag,
-                    keys=props.get(KEYS),
-                    uniq_key=props.get(UNIQ_KEY),
-                    properties=props,
+        p = pos
+        need_dict = bool(self.dispatcher.listeners)
+        indexed = self.index is not None
+        entries: list[AppendedEntry] = []
+        try:
+            for m, praw in zip(msgs, praws, strict=True):
+                born = hosts[m.born_host]
+                sh = default_sh if m.store_host is None else hosts[m.store_host]
+                sys_flag = m.sys_flag & _NOT_V6
+                if len(born) == 20:
+                    sys_flag |= BORNHOST_V6_FLAG
+                if len(sh) == 20:
+                    sys_flag |= STOREHOST_V6_FLAG
+                tt = sys_flag & TRANSACTION_MASK
+                in_queue = tt != TRANSACTION_PREPARED_TYPE and tt != TRANSACTION_ROLLBACK_TYPE
+                body = m.body
+                blen = len(body)
+                plen = len(praw)
+                head = _HEADS[len(born) * 32 + len(sh)]
+                size = head.size + blen + tail_len + plen
+                head.pack_into(
+                    mm,
+                    p,
+                    size,
+                    MESSAGE_MAGIC_CODE,
+                    _crc32(body) & 0x7FFFFFFF,
+                    queue_id,
+                    m.flag,
+                    qoff if in_queue else 0,
+                    offset,
+                    sys_flag,
+                    m.born_timestamp,
+                    born,
+                    store_ts,
+                    sh,
+                    m.reconsume_times,
+                    m.prepared_transaction_offset,
+                    blen,
                 )
-            )
-            offset += len(rec)
-            if in_queue:
-                qoff += 1
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        wrote = self.commitlog.append(data, store_ts)
-        if wrote != base:  # defensive: reserve() and next_write_offset() must agree
-            raise StoreError(f"commit log position moved: {wrote} != {base}")
+                p += head.size
+                mm[p : p + blen] = body
+                p += blen
+                tail.pack_into(mm, p, tail_len - 3, topic_raw, plen)
+                p += tail_len
+                mm[p : p + plen] = praw
+                p += plen
+                props = m.properties_dict
+                if props is None and need_dict:
+                    props = decode_properties(m.properties)
+                if props is not None:
+                    tags_code = m.tags_code
+                    if tags_code is None:
+                        tags_code = tag_hash_code(props.get(TAGS))
+                    keys = props.get(KEYS)
+                    uniq = props.get(UNIQ_KEY)
+                else:
+                    text = m.properties
+                    tags_code = m.tags_code
+                    if tags_code is None:
+                        tags_code = tag_hash_code(property_value(text, TAGS))
+                    if indexed and text:
+                        keys = property_value(text, KEYS)
+                        uniq = property_value(text, UNIQ_KEY)
+                    else:
+                        keys = uniq = None
+                entries.append(
+                    (offset, size, qoff if in_queue else -1, tags_code, keys, uniq, props)
+                )
+                offset += size
+                if in_queue:
+                    qoff += 1
+        except (struct.error, TypeError, ValueError, OverflowError) as e:
+            mm[pos : pos + total] = bytes(total)  # no half record may survive a crash
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, f"cannot encode message: {e}")
+        if p != pos + total:  # defensive: sizes computed twice must agree
+            mm[pos : pos + total] = bytes(total)
+            raise StoreError(f"record sizes disagree: {p - pos} != {total}")
+        mf.wrote_position = p
+        self.commitlog.last_store_timestamp = store_ts
         self._queue_offsets[key] = qoff
-        for req in reqs:
-            self.dispatcher.dispatch(req)
+        self.dispatcher.dispatch_appended(topic, queue_id, store_ts, entries)
         self.put_times_total += len(msgs)
-        self.put_size_total += len(data)
-        ip, port = self.store_host if first.store_host is None else first.store_host
-        ids = [create_offset_msg_id(ip, port, r.commit_log_offset) for r in reqs]
+        self.put_size_total += total
+        host = first.store_host or self.store_host
+        prefix = self._id_prefixes.get(host)
+        if prefix is None:
+            prefix = self._id_prefixes[host] = host_to_bytes(host).hex().upper()
+        ids = [f"{prefix}{e[0]:016X}" for e in entries]
         result = PutResult(
             PutStatus.PUT_OK,
             wrote_offset=base,
-            wrote_bytes=len(data),
+            wrote_bytes=total,
             msg_ids=ids,
             queue_offset=first_qoff,
             msg_num=len(msgs),
             store_timestamp=store_ts,
         )
+        if single:
+            return result, first.wait_store_msg_ok
         return result, any(m.wait_store_msg_ok for m in msgs)
 
     # --- read path ---------------------------------------------------------------------------
