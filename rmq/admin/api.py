@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred, FirstError, gatherResults
+from twisted.python.failure import Failure
 
 from rmq.broker.processor.admin_headers import (
     ConsumerGroupRequestHeader,
@@ -23,7 +24,7 @@ from rmq.broker.processor.admin_headers import (
     TopicRequestHeader,
 )
 from rmq.client.api import MQClientAPI
-from rmq.client.headers import ResetOffsetRequestHeader
+from rmq.client.headers import GetRouteInfoRequestHeader, ResetOffsetRequestHeader
 from rmq.client.model import MessageQueue
 from rmq.common import fastjson
 from rmq.common.errors import BodyError, MQClientError, RemoteError, RemotingConnectError
@@ -228,8 +229,6 @@ class AdminAPI:
 
     def topic_route(self, topic: str) -> Deferred[TopicRouteData]:
         """GET_ROUTEINFO_BY_TOPIC; ``RemoteError`` code 17 for an unknown topic."""
-        from rmq.client.headers import GetRouteInfoRequestHeader
-
         return self._ns(
             RequestCode.GET_ROUTEINFO_BY_TOPIC,
             GetRouteInfoRequestHeader(topic),
@@ -545,10 +544,10 @@ def _done(resp: RemotingCommand) -> None:
     _check(resp)
 
 
-def _first_error(failure: Any) -> Any:
+def _first_error(failure: Failure) -> Failure:
     """Unwrap gatherResults' FirstError into the error that caused it."""
-    from twisted.internet.defer import FirstError
-
-    if failure.check(FirstError):
-        return failure.value.subFailure
+    exc = failure.value
+    if isinstance(exc, FirstError):
+        inner: Failure = exc.subFailure
+        return inner
     return failure

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from rmq.admin.api import AdminAPI
 from rmq.client import api as capi
@@ -62,12 +63,11 @@ def send_route(api: AdminAPI, topic: str) -> Deferred[TopicRouteData]:
     Java producer does.
     """
 
-    def fallback(f: object) -> Deferred[TopicRouteData]:
-        failure = f  # twisted Failure
-        exc = getattr(failure, "value", None)
+    def fallback(failure: Failure) -> Deferred[TopicRouteData]:
+        exc = failure.value
         if isinstance(exc, RemoteError) and exc.code == ResponseCode.TOPIC_NOT_EXIST:
             return api.topic_route(DEFAULT_TOPIC)
-        return failure  # type: ignore[return-value]
+        failure.raiseException()
 
     return api.topic_route(topic).addErrback(fallback)
 
