@@ -216,6 +216,12 @@ class PushConsumer:
                 _log.warn("route of {t}: {e}", t=topic, e=e)
         await self._check_sql_subscriptions()
         await self.instance.heartbeat_all()
+        # The heartbeat makes the broker create %RETRY%<group>: fetch routes still missing.
+        for topic in [t for t in self._subs if not self._topic_queues.get(t)]:
+            try:
+                await self.instance.update_route(topic)
+            except Exception as e:
+                _log.info("no route yet for {t}: {e}", t=topic, e=e)
         if self.orderly and self.clustering:
             loop = LoopingCall(self._lock_all)
             loop.clock = self.reactor
