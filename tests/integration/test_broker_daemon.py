@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
-from tests.integration.daemons import Daemon, start_twistd
+from tests.integration.cluster import start_broker, start_cluster
 from tests.interop.driver import DriverResult, run_cpp_driver
 
 TOPIC = "ItTopic"
@@ -20,42 +20,9 @@ TOPIC = "ItTopic"
 class BrokerDaemonTests(TestCase):
     timeout = 300
 
-    async def _start_namesrv(self) -> Daemon:
-        config = os.path.join(self.tmp, "namesrv.yaml")
-        with open(config, "w") as f:
-            f.write(f"kvConfigPath: {self.tmp}/kvConfig.json\n")
-            f.write(f"configStorePath: {self.tmp}/namesrv.properties\n")
-        d = await start_twistd(
-            "rmq-namesrv",
-            ["--config", config, "--listen", "tcp:0:interface=127.0.0.1"],
-            os.path.join(self.tmp, "ns"),
-        )
-        self.addCleanup(d.stop)
-        return d
-
-    async def _start_broker(self, ns: str, port: str = "0") -> Daemon:
-        d = await start_twistd(
-            "rmq-broker",
-            [
-                "--config",
-                os.path.join(os.path.dirname(__file__), "..", "..", "etc", "broker.yaml"),
-                "--listen",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--namesrv",
-                ns,
-                "--store",
-                os.path.join(self.tmp, "store"),
-            ],
-            os.path.join(self.tmp, "broker"),
-        )
-        self.addCleanup(d.stop)
-        return d
-
     async def _setup(self) -> None:
-        self.tmp = os.path.abspath(self.mktemp())
-        os.makedirs(self.tmp)
-        self.ns = await self._start_namesrv()
-        self.broker = await self._start_broker(self.ns.address)
+        cluster = await start_cluster(self)
+        self.tmp, self.ns, self.broker = cluster.tmp, cluster.ns, cluster.broker
 
     def _cpp(self, *args: str, timeout: float = 90.0) -> defer.Deferred[DriverResult]:
         argv = [args[0], "--namesrv", self.ns.address, *args[1:]]
@@ -111,9 +78,9 @@ class BrokerDaemonTests(TestCase):
         # Restart the broker on the same port: messages and committed offsets survive.
         port = self.broker.address.rpartition(":")[2]
         await self.broker.stop()
-        with open(os.path.join(self.tmp, "store", "config", "consumerOffset.json")) as f:
+        with open(os.path.join(self.tmp, "broker", "store", "config", "consumerOffset.json")) as f:
             self.assertIn(f"{TOPIC}@CG", f.read())
-        self.broker = await self._start_broker(self.ns.address, port)
+        self.broker = await start_broker(self, self.tmp, self.ns.address, port=int(port))
         more = await self._cpp(
             "produce", "--group", "PG", "--topic", TOPIC, "--count", "10", "--tags", "After"
         )

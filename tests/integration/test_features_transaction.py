@@ -9,7 +9,6 @@ third with a commit. A pull then sees exactly the committed two.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from twisted.internet import reactor, task
@@ -20,7 +19,7 @@ from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
-from tests.integration.daemons import Daemon, start_twistd
+from tests.integration.cluster import start_cluster
 
 TOPIC = "TxTopic"
 GROUP = "TxProducerGroup"
@@ -31,33 +30,10 @@ class TransactionDaemonTests(TestCase):
     timeout = 120
 
     async def start(self) -> None:
-        self.tmp = os.path.abspath(self.mktemp())
-        os.makedirs(self.tmp)
-        ns_conf = os.path.join(self.tmp, "namesrv.yaml")
-        with open(ns_conf, "w") as f:
-            f.write(f"kvConfigPath: {self.tmp}/kvConfig.json\n")
-            f.write(f"configStorePath: {self.tmp}/namesrv.properties\n")
-        self.ns: Daemon = await start_twistd(
-            "rmq-namesrv",
-            ["--config", ns_conf, "--listen", "tcp:0:interface=127.0.0.1"],
-            os.path.join(self.tmp, "ns"),
+        cluster = await start_cluster(
+            self, "transactionCheckInterval: 1000\ntransactionTimeOut: 1000\n"
         )
-        self.addCleanup(self.ns.stop)
-        conf = os.path.join(self.tmp, "broker.yaml")
-        with open(conf, "w") as f:
-            f.write("brokerName: broker-tx\nbrokerIP1: 127.0.0.1\n")
-            f.write("transactionCheckInterval: 1000\ntransactionTimeOut: 1000\n")
-        self.broker: Daemon = await start_twistd(
-            "rmq-broker",
-            [
-                "--config", conf,
-                "--listen", "tcp:0:interface=127.0.0.1",
-                "--namesrv", self.ns.address,
-                "--store", os.path.join(self.tmp, "store"),
-            ],
-            os.path.join(self.tmp, "broker"),
-        )  # fmt: skip
-        self.addCleanup(self.broker.stop)
+        self.ns, self.broker = cluster.ns, cluster.broker
         self.checks: list[RemotingCommand] = []
         dispatcher = Dispatcher()
         dispatcher.register(RequestCode.CHECK_TRANSACTION_STATE, self.on_check)

@@ -11,23 +11,12 @@ from rmq.common.route import TopicRouteData
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
-from tests.integration.daemons import Daemon, start_twistd
+from tests.integration.cluster import start_namesrv
+from tests.integration.daemons import start_twistd
 
 
 class TwoNameServersTests(TestCase):
     timeout = 60
-
-    async def _namesrv(self, name: str) -> Daemon:
-        d = os.path.join(self.tmp, name)
-        os.makedirs(d)
-        cfg = os.path.join(d, "namesrv.yaml")
-        with open(cfg, "w") as f:
-            f.write(f"kvConfigPath: {d}/kv.json\nconfigStorePath: {d}/ns.properties\n")
-        daemon = await start_twistd(
-            "rmq-namesrv", ["--config", cfg, "--listen", "tcp:0:interface=127.0.0.1"], d
-        )
-        self.addCleanup(daemon.stop)
-        return daemon
 
     async def _route(self, client: RemotingClient, ns: str, topic: str) -> RemotingCommand:
         cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
@@ -37,7 +26,8 @@ class TwoNameServersTests(TestCase):
         """Both name servers route TBW102 to the broker; one going away leaves the other."""
         self.tmp = os.path.abspath(self.mktemp())
         os.makedirs(self.tmp)
-        ns1, ns2 = await self._namesrv("ns1"), await self._namesrv("ns2")
+        ns1 = await start_namesrv(self, self.tmp, "ns1")
+        ns2 = await start_namesrv(self, self.tmp, "ns2")
         broker = await start_twistd(
             "rmq-broker",
             [
