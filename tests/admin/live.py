@@ -17,21 +17,10 @@ from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
 from rmq.admin.cli import run
-from tests.integration.daemons import Daemon, start_twistd
+from tests.integration.cluster import start_broker, start_namesrv
 
 BROKER_NAME = "broker-t"
 CLUSTER = "TestCluster"
-
-
-def broker_yaml(path: str, namesrv: str, store: str, name: str = BROKER_NAME) -> None:
-    """Write a small broker config (the listener comes from --listen)."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(
-            f"brokerClusterName: {CLUSTER}\nbrokerName: {name}\nbrokerId: 0\n"
-            f"namesrvAddr: {namesrv}\nbrokerIP1: 127.0.0.1\nstorePathRootDir: {store}\n"
-            "autoCreateTopicEnable: true\nautoCreateSubscriptionGroup: true\n"
-            "defaultTopicQueueNums: 4\nregisterNameServerPeriod: 1000\n"
-        )
 
 
 class LiveCase(unittest.TestCase):
@@ -39,44 +28,18 @@ class LiveCase(unittest.TestCase):
 
     timeout = 60
 
-    @defer.inlineCallbacks
-    def setUp(self) -> Any:
-        base = os.path.abspath(self.mktemp())
-        os.makedirs(base)
-        self.base = base
-        self.daemons: list[Daemon] = []
-        ns = yield start_twistd(
-            "rmq-namesrv",
-            ["--listen", "tcp:0:interface=127.0.0.1", "--config", self._ns_yaml(base)],
-            os.path.join(base, "ns"),
-        )
-        self.daemons.append(ns)
-        self.addCleanup(self._stop)
+    async def setUp(self) -> None:
+        self.base = os.path.abspath(self.mktemp())
+        os.makedirs(self.base)
+        ns = await start_namesrv(self, self.base)
         self.namesrv = ns.address
-        cfg = os.path.join(base, "broker.yaml")
-        broker_yaml(cfg, self.namesrv, os.path.join(base, "store"))
-        br = yield start_twistd(
-            "rmq-broker",
-            ["--config", cfg, "--listen", "tcp:0:interface=127.0.0.1"],
-            os.path.join(base, "broker"),
+        extra = (
+            f"brokerClusterName: {CLUSTER}\ndefaultTopicQueueNums: 4\n"
+            "registerNameServerPeriod: 1000\n"
         )
-        self.daemons.append(br)
+        br = await start_broker(self, self.base, self.namesrv, extra, name=BROKER_NAME)
         self.broker = br.address
-        yield self.wait_registered()
-
-    def _ns_yaml(self, base: str) -> str:
-        path = os.path.join(base, "namesrv.yaml")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(
-                f"kvConfigPath: {base}/ns/kvConfig.json\n"
-                f"configStorePath: {base}/ns/namesrv.properties\n"
-            )
-        return path
-
-    @defer.inlineCallbacks
-    def _stop(self) -> Any:
-        for d in reversed(self.daemons):
-            yield d.stop()
+        await self.wait_registered()
 
     @defer.inlineCallbacks
     def wait_registered(self) -> Any:
