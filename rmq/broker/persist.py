@@ -15,7 +15,6 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
@@ -26,7 +25,6 @@ from rmq.common import fastjson
 from rmq.common.errors import ConfigError
 
 __all__ = [
-    "DataVersion",
     "JsonFilePersister",
     "Runner",
     "read_config_file",
@@ -120,30 +118,6 @@ def load_json_file(path: str) -> Mapping[Any, Any] | None:
 def pretty_json(obj: Any) -> bytes:
     """Pretty-printed JSON with sorted keys, as fastjson's prettyFormat writes these files."""
     return json.dumps(obj, indent="\t", sort_keys=True, ensure_ascii=False).encode("utf-8")
-
-
-@attrs.define
-class DataVersion:
-    """Version stamp of a config table; bumped (time in ms, counter + 1) on every change."""
-
-    timestamp: int = 0
-    counter: int = 0
-
-    def next_version(self, now_ms: int) -> None:
-        """Mark a change made at ``now_ms``."""
-        self.timestamp = now_ms
-        self.counter += 1
-
-    def to_json_dict(self) -> dict[str, int]:
-        return {"counter": self.counter, "timestamp": self.timestamp}
-
-    @classmethod
-    def from_json_dict(cls, d: Mapping[Any, Any]) -> DataVersion:
-        return cls(int(d.get("timestamp") or 0), int(d.get("counter") or 0))
-
-    def to_json(self) -> str:
-        """Compact JSON text, e.g. the ``version`` header of GET_BROKER_CONFIG."""
-        return fastjson.dumps(self.to_json_dict())
 
 
 class JsonFilePersister:

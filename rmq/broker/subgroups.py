@@ -17,7 +17,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from rmq.broker.persist import (
-    DataVersion,
     JsonFilePersister,
     Runner,
     load_json_file,
@@ -25,6 +24,7 @@ from rmq.broker.persist import (
     synchronous_runner,
 )
 from rmq.common.errors import ConfigError
+from rmq.common.route import DataVersion
 
 if TYPE_CHECKING:
     from rmq.broker.config import BrokerConfig
@@ -161,12 +161,12 @@ class SubscriptionGroupManager:
             raise ConfigError(f"{self.path}: bad subscription group config: {exc}") from exc
         version = obj.get("dataVersion")
         if isinstance(version, Mapping):
-            self.data_version = DataVersion.from_json_dict(version)
+            self.data_version = DataVersion.from_obj(version)
 
     def wrapper_json_dict(self) -> dict[str, Any]:
         """SubscriptionGroupWrapper: ``{"subscriptionGroupTable": {...}, "dataVersion": ...}``."""
         return {
-            "dataVersion": self.data_version.to_json_dict(),
+            "dataVersion": self.data_version.to_obj(),
             "subscriptionGroupTable": {g: c.to_json_dict() for g, c in self._table.items()},
         }
 
@@ -178,7 +178,7 @@ class SubscriptionGroupManager:
         return self._persister.persist()
 
     def _changed(self) -> None:
-        self.data_version.next_version(self._now_ms())
+        self.data_version = self.data_version.next_version(self._now_ms())
         self.persist().addErrback(lambda f: _log.failure("persisting {p} failed", f, p=self.path))
 
     # --- queries and changes ---------------------------------------------------------

@@ -18,7 +18,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from rmq.broker.persist import (
-    DataVersion,
     JsonFilePersister,
     Runner,
     load_json_file,
@@ -26,6 +25,7 @@ from rmq.broker.persist import (
     synchronous_runner,
 )
 from rmq.common.errors import ConfigError
+from rmq.common.route import DataVersion
 
 if TYPE_CHECKING:
     from rmq.broker.config import BrokerConfig
@@ -245,12 +245,12 @@ class TopicConfigManager:
             raise ConfigError(f"{self.path}: bad topic config: {exc}") from exc
         version = obj.get("dataVersion")
         if isinstance(version, Mapping):
-            self.data_version = DataVersion.from_json_dict(version)
+            self.data_version = DataVersion.from_obj(version)
 
     def wrapper_json_dict(self) -> dict[str, Any]:
         """TopicConfigSerializeWrapper: ``{"topicConfigTable": {...}, "dataVersion": {...}}``."""
         return {
-            "dataVersion": self.data_version.to_json_dict(),
+            "dataVersion": self.data_version.to_obj(),
             "topicConfigTable": {n: tc.to_json_dict() for n, tc in self._table.items()},
         }
 
@@ -263,7 +263,7 @@ class TopicConfigManager:
         return self._persister.persist()
 
     def _changed(self, tc: TopicConfig | None) -> None:
-        self.data_version.next_version(self._now_ms())
+        self.data_version = self.data_version.next_version(self._now_ms())
         self.persist().addErrback(lambda f: _log.failure("persisting {p} failed", f, p=self.path))
         for listener in list(self._listeners):
             try:
@@ -376,5 +376,5 @@ class TopicConfigManager:
                 tc.order = want
                 changed = True
         if changed:
-            self.data_version.next_version(self._now_ms())
+            self.data_version = self.data_version.next_version(self._now_ms())
             self.persist().addErrback(lambda f: _log.failure("persisting failed", f))

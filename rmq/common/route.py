@@ -252,10 +252,15 @@ class KVTable(_Body):
 
 @attrs.frozen
 class DataVersion(_Body):
-    """Version stamp of a broker's topic table; equal when timestamp and counter are."""
+    """Version stamp of a config table (topics, groups, broker config); equal when timestamp
+    and counter are; bumped on every change."""
 
     timestamp: int = 0
     counter: int = 0
+
+    def next_version(self, now_ms: int) -> DataVersion:
+        """The version after a change made at ``now_ms`` (counter + 1)."""
+        return DataVersion(now_ms, self.counter + 1)
 
     def to_obj(self) -> dict[str, Any]:
         return {"counter": self.counter, "timestamp": self.timestamp}

@@ -134,7 +134,7 @@ class DefaultAndTopicTests(AdminTestCase):
         self.call(RC.UPDATE_AND_CREATE_TOPIC, TOPIC_EXT)
         body = self.body(self.call(RC.GET_ALL_TOPIC_CONFIG))
         self.assertEqual(body["topicConfigTable"]["Orders"]["writeQueueNums"], 4)
-        self.assertEqual(body["dataVersion"], self.broker.topics.data_version.to_json_dict())
+        self.assertEqual(body["dataVersion"], self.broker.topics.data_version.to_obj())
 
     def test_system_topic_list(self) -> None:
         """GET_SYSTEM_TOPIC_LIST_FROM_BROKER lists system topics as a TopicList."""

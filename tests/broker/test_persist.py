@@ -9,13 +9,13 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.persist import (
-    DataVersion,
     JsonFilePersister,
     load_json_file,
     read_config_file,
     write_config_file,
 )
 from rmq.common.errors import ConfigError
+from rmq.common.route import DataVersion
 
 
 class ManualRunner:
@@ -83,11 +83,10 @@ class FileTests(SynchronousTestCase):
 class DataVersionTests(SynchronousTestCase):
     def test_next_version_and_json(self) -> None:
         """next_version sets the time and bumps the counter; JSON keys are Java's."""
-        v = DataVersion(5, 0)
-        v.next_version(1234)
-        self.assertEqual(v.to_json_dict(), {"counter": 1, "timestamp": 1234})
-        self.assertEqual(v.to_json(), '{"counter":1,"timestamp":1234}')
-        self.assertEqual(DataVersion.from_json_dict({"counter": 1, "timestamp": 1234}), v)
+        v = DataVersion(5, 0).next_version(1234)
+        self.assertEqual(v.to_obj(), {"counter": 1, "timestamp": 1234})
+        self.assertEqual(v.to_json(), b'{"counter":1,"timestamp":1234}')
+        self.assertEqual(DataVersion.from_obj({"counter": 1, "timestamp": 1234}), v)
 
 
 class PersisterTests(SynchronousTestCase):

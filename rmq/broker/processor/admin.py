@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rmq.broker.persist import DataVersion
 from rmq.broker.processor.admin_headers import (
     ConsumerGroupRequestHeader,
     CreateTopicRequestHeader,
@@ -32,6 +31,7 @@ from rmq.broker.subgroups import SubscriptionGroupConfig
 from rmq.broker.topics import SCHEDULE_TOPIC, TRANS_OP_HALF_TOPIC, TopicConfig, validate_topic
 from rmq.common import fastjson
 from rmq.common.errors import BodyError, ConfigError, NoPermission, TopicNotExist
+from rmq.common.route import DataVersion
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
@@ -428,7 +428,7 @@ class AdminProcessor:
     ) -> RemotingCommand:
         """GET_BROKER_CONFIG (26): properties text of every setting, config version header."""
         body = format_properties(self._all_properties()).encode("utf-8")
-        header = GetBrokerConfigResponseHeader(self.config_version.to_json())
+        header = GetBrokerConfigResponseHeader(self.config_version.to_json().decode())
         return request.make_response(ResponseCode.SUCCESS, None, header.to_ext(), body)
 
     def update_broker_config(
@@ -465,7 +465,9 @@ class AdminProcessor:
             self.broker.store_config = checked
             if getattr(self.broker.store, "config", None) is store_config:
                 self.broker.store.config = checked
-        self.config_version.next_version(int(self.broker.clock.seconds() * 1000))
+        self.config_version = self.config_version.next_version(
+            int(self.broker.clock.seconds() * 1000)
+        )
         return _ok(request)
 
     def get_broker_runtime_info(
