@@ -44,6 +44,7 @@ class CommitLogFlusher:
         self.in_flight: Deferred[None] | None = None
         self.flushed_offset = commitlog.max_offset
         self.runs = 0
+        self._firing = False  # waiters being fired: their follow-up puts share one next run
 
     def reset(self, offset: int) -> None:
         """Set the flushed offset (after recovery, data on disk already)."""
@@ -58,7 +59,8 @@ class CommitLogFlusher:
         self._waiters.append((end, deadline, d))
         if timeout and self._timer is None:
             self._timer = self._clock.callLater(self._timeout, self._expire)
-        self.kick()
+        if not self._firing:
+            self.kick()
         return d
 
     def dirty_bytes(self) -> int:
@@ -98,9 +100,13 @@ class CommitLogFlusher:
             self.flushed_offset = target
             self._on_flushed(ts)
         waiters = self._waiters
-        while waiters and waiters[0][0] <= self.flushed_offset:
-            waiters.popleft()[2].callback(True)
-        if waiters and self.in_flight is None:
+        self._firing = True  # puts made by these callbacks wait for the kick below
+        try:
+            while waiters and waiters[0][0] <= self.flushed_offset:
+                waiters.popleft()[2].callback(True)
+        finally:
+            self._firing = False
+        if self._waiters and self.in_flight is None:
             self.kick()
 
     def _failed(self, f: Failure) -> None:

@@ -45,6 +45,7 @@ from rmq.store.config import StoreConfig
 from rmq.store.dispatch import AppendedEntry, ArrivalListener, Dispatcher
 from rmq.store.flush import CommitLogFlusher, Runner
 from rmq.store.format import (
+    BLANK_SIZE,
     CQ_FILLER,
     DispatchRequest,
     RecordError,
@@ -99,6 +100,9 @@ class PutResult:
     def ok(self) -> bool:
         """True when the message is stored (a flush timeout still stored it)."""
         return self.status in (PutStatus.PUT_OK, PutStatus.FLUSH_DISK_TIMEOUT)
+
+
+PUT_OK = PutStatus.PUT_OK
 
 
 @attrs.define(slots=True)
@@ -336,7 +340,10 @@ class MessageStore:
 
     def put_message(self, msg: MessageToStore) -> Deferred[PutResult]:
         """Append one message; in SYNC_FLUSH the Deferred fires after its bytes are flushed."""
-        return self.put_messages([msg])
+        result, wait = self._append([msg])
+        if wait and self.config.sync_flush and result.status is PutStatus.PUT_OK:
+            return self.wait_flushed(result)
+        return succeed(result)
 
     def put_messages(self, msgs: list[MessageToStore]) -> Deferred[PutResult]:
         """Append several messages of one topic/queue as one contiguous append (a batch)."""
@@ -391,6 +398,20 @@ class MessageStore:
         info = cache[topic] = (raw, struct.Struct(f">B{len(raw)}sh"), 3 + len(raw))
         return info
 
+    def _reserve(self, total: int) -> tuple[MappedFile, int] | PutResult:
+        """:meth:`CommitLog.reserve`, turning its errors into refusals."""
+        try:
+            return self.commitlog.reserve(total)
+        except DiskFullError as e:
+            self.writable = False
+            log.error("put refused, disk full: %s", e)
+            return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE, str(e))[0]
+        except MessageIllegal as e:
+            return self._refuse(PutStatus.MESSAGE_ILLEGAL, str(e))[0]
+        except (StoreError, OSError) as e:
+            log.error("put refused, cannot create mapped file: %s", e)
+            return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED, str(e))[0]
+
     def _append(self, msgs: list[MessageToStore]) -> tuple[PutResult, bool]:
         """Validate, encode every record straight into the mapped file, then dispatch.
 
@@ -439,17 +460,15 @@ class MessageStore:
                 else (hosts.get(m.store_host) or self._host_bytes(m.store_host))
             )
             total += 72 + len(born) + len(sh) + len(m.body) + tail_len + len(praw)
-        try:
-            mf, pos = self.commitlog.reserve(total)
-        except DiskFullError as e:
-            self.writable = False
-            log.error("put refused, disk full: %s", e)
-            return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE, str(e))
-        except MessageIllegal as e:
-            return self._refuse(PutStatus.MESSAGE_ILLEGAL, str(e))
-        except (StoreError, OSError) as e:
-            log.error("put refused, cannot create mapped file: %s", e)
-            return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED, str(e))
+        files = self.commitlog.queue.files
+        mf = files[-1] if files else None
+        if mf is not None and total + BLANK_SIZE <= mf.file_size - mf.wrote_position:
+            pos = mf.wrote_position  # fast path of CommitLog.reserve: it fits in the last file
+        else:
+            reserved = self._reserve(total)
+            if isinstance(reserved, PutResult):
+                return reserved, False
+            mf, pos = reserved
         key = (topic, queue_id)
         qoff = first_qoff = self._queue_offsets.get(key, 0)
         now = int(self.reactor.seconds() * 1000)
@@ -546,15 +565,7 @@ class MessageStore:
         if prefix is None:
             prefix = self._id_prefixes[host] = host_to_bytes(host).hex().upper()
         ids = [f"{prefix}{e[0]:016X}" for e in entries]
-        result = PutResult(
-            PutStatus.PUT_OK,
-            wrote_offset=base,
-            wrote_bytes=total,
-            msg_ids=ids,
-            queue_offset=first_qoff,
-            msg_num=len(msgs),
-            store_timestamp=store_ts,
-        )
+        result = PutResult(PUT_OK, base, total, ids, first_qoff, len(msgs), store_ts)
         if single:
             return result, first.wait_store_msg_ok
         return result, any(m.wait_store_msg_ok for m in msgs)
