@@ -147,9 +147,9 @@ def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
     config = broker.config
     gate = RequestGate(
         broker.clock,
-        getattr(config, "send_max_in_flight", DEFAULT_MAX_IN_FLIGHT),
-        getattr(config, "send_thread_pool_queue_capacity", 10_000),
-        getattr(config, "wait_time_mills_in_send_queue", 200),
+        DEFAULT_MAX_IN_FLIGHT,
+        config.send_thread_pool_queue_capacity,
+        config.wait_time_mills_in_send_queue,
     )
     broker.send_gate = gate  # type: ignore[attr-defined]
     for code in SEND_CODES:
