@@ -47,6 +47,8 @@ from rmq.store.flush import CommitLogFlusher, Runner
 from rmq.store.format import (
     BLANK_SIZE,
     CQ_FILLER,
+    CQ_UNIT,
+    CQ_UNIT_SIZE,
     DispatchRequest,
     RecordError,
     check_record,
@@ -61,6 +63,7 @@ log = logging.getLogger(__name__)
 _FILLER_SIZE = CQ_FILLER[1]
 _NOT_V6 = ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)
 _crc32 = zlib.crc32
+_unpack_unit = CQ_UNIT.unpack_from
 # Fixed head of a stored record up to BODYLENGTH (§5.1), by born + store host byte lengths:
 # size, magic, bodyCRC, queueId, flag, queueOffset, physicalOffset, sysFlag, bornTimestamp,
 # bornHost, storeTimestamp, storeHost, reconsumeTimes, preparedTransactionOffset, bodyLength.
@@ -605,7 +608,21 @@ class MessageStore:
         scanned = 0
         last_phys = -1
         any_unit = False
-        for phys, size, tags in cq.iter_units(offset, scan_bytes):
+        # Inlined CommitLog.get_data: the file holding the last record is kept with one view
+        # of it, so consecutive records cost a slice each.
+        cl_queue = self.commitlog.queue
+        cl_start = cl_end = 0
+        view: memoryview | None = None
+        at = offset * CQ_UNIT_SIZE
+        unit_file = cq.queue.find(at)
+        pos = stop = 0
+        if unit_file is not None:
+            pos = at - unit_file.file_from_offset
+            stop = min(unit_file.wrote_position, pos + scan_bytes)
+            units = unit_file.mm
+        while pos < stop:
+            phys, size, tags = _unpack_unit(units, pos)
+            pos += CQ_UNIT_SIZE
             any_unit = True
             if len(buffers) >= max_count or (buffers and total + size > max_bytes):
                 break
@@ -620,11 +637,17 @@ class MessageStore:
                 if not buffers:
                     status = GetStatus.NO_MATCHED_MESSAGE
                 continue
-            data = self.commitlog.get_data(phys, size)
-            if data is None:
+            if not (cl_start <= phys and phys + size <= cl_end):
+                mf = cl_queue.find(phys)
+                if mf is not None:
+                    cl_start = mf.file_from_offset
+                    cl_end = cl_start + mf.wrote_position
+                    view = memoryview(mf.mm)
+            if size <= 0 or view is None or not (cl_start <= phys and phys + size <= cl_end):
                 if not buffers:
                     status = GetStatus.MESSAGE_WAS_REMOVING
                 continue
+            data = view[phys - cl_start : phys - cl_start + size]
             if message_filter is not None and not message_filter.is_matched_by_commit_log(
                 data, None
             ):
@@ -634,6 +657,7 @@ class MessageStore:
             buffers.append(data)
             total += size
             last_phys = phys
+        view = None
         if not any_unit:
             return GetResult(GetStatus.OFFSET_FOUND_NULL, cq.next_file_offset(offset), min_o, max_o)
         if buffers:
