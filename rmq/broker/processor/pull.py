@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rmq.broker.headers import PullMessageRequestHeader
+from rmq.broker.retryfilter import for_pull
 from rmq.broker.topics import PERM_READ
 from rmq.common.errors import (
     NoPermission,
@@ -21,7 +22,6 @@ from rmq.common.errors import (
     SubscriptionParseFailed,
     TopicNotExist,
 )
-from rmq.filter.message_filter import ExpressionMessageFilter
 from rmq.filter.tags import SubscriptionData, build_subscription
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
@@ -101,7 +101,7 @@ class PullProcessor:
             )
         # Tag hash, then the tag string (rules out collisions); SQL92 over the properties.
         # A bad SQL92 expression raises SubscriptionParseFailed (23) here.
-        message_filter = ExpressionMessageFilter(sub, check_tags=True)
+        message_filter = for_pull(sub, h.topic, config.filter_support_retry, self._group_sub)
         result = broker.store.get_message(
             h.consumerGroup, h.topic, h.queueId, h.queueOffset, h.maxMsgNums, message_filter
         )
@@ -146,6 +146,11 @@ class PullProcessor:
     def _commit(self, h: PullMessageRequestHeader, first_run: bool) -> None:
         if first_run and h.sysFlag & FLAG_COMMIT_OFFSET and self.broker.config.broker_id == 0:
             self.broker.offsets.commit(h.consumerGroup, h.topic, h.queueId, h.commitOffset)
+
+    def _group_sub(self, group: str, topic: str) -> SubscriptionData | None:
+        """The group's current (heartbeat) subscription to ``topic``."""
+        info = self.broker.consumers.get(group)
+        return None if info is None else info.subscriptions.get(topic)
 
     def _subscription(self, h: PullMessageRequestHeader, group_cfg: Any) -> SubscriptionData:
         if h.sysFlag & FLAG_SUBSCRIPTION:
