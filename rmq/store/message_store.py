@@ -486,8 +486,12 @@ class MessageStore:
         entries: list[AppendedEntry] = []
         try:
             for m, praw in zip(msgs, praws, strict=True):
-                born = hosts[m.born_host]
-                sh = default_sh if m.store_host is None else hosts[m.store_host]
+                born = hosts.get(m.born_host) or self._host_bytes(m.born_host)
+                sh = (
+                    default_sh
+                    if m.store_host is None
+                    else (hosts.get(m.store_host) or self._host_bytes(m.store_host))
+                )
                 sys_flag = m.sys_flag & _NOT_V6
                 if len(born) == 20:
                     sys_flag |= BORNHOST_V6_FLAG

@@ -198,3 +198,21 @@ class IndexHashTests(SynchronousTestCase):
         ):
             ph = m.java_hash32(topic + "#")
             self.assertEqual(_key_hash(ph, topic, key), index_key_hash(topic + "#" + key))
+
+
+class HostCacheTests(Base):
+    """The host-bytes cache may be cleared between the sizing and writing passes."""
+
+    def test_cache_cleared_mid_batch(self) -> None:
+        """A batch still encodes when its hosts fall out of a full cache."""
+        store = self.open()
+        for i in range(4096):
+            store._hosts[(f"10.9.{i // 256}.{i % 256}", 1)] = b"\0" * 8
+        store._hosts[("10.0.0.2", 5555)] = m.host_to_bytes(("10.0.0.2", 5555))
+        a, b = msg(body=b"a"), msg(body=b"b")  # b's host is new: the full cache is cleared
+        b.born_host = ("10.0.0.3", 1)
+        res = store.put_messages_nowait([a, b])
+        self.assertIs(res.status, PutStatus.PUT_OK)
+        got = store.get_message("g", "T", 0, 0, 8)
+        hosts = [x.born_host for x in m.decode_messages(b"".join(got.buffers))]
+        self.assertEqual(hosts, [("10.0.0.2", 5555), ("10.0.0.3", 1)])
