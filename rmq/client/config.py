@@ -69,11 +69,16 @@ def build_client_id(config: ClientConfig, clock_seconds: float) -> str:
     return cid
 
 
-def _treq_get(url: str) -> Deferred[bytes]:
-    import treq
+def treq_fetcher(reactor: Any) -> Fetcher:
+    """GET with treq on ``reactor``, without keeping the connection (polls are minutes apart)."""
 
-    d: Deferred[Any] = treq.get(url, timeout=3)
-    return d.addCallback(treq.content)
+    def get(url: str) -> Deferred[bytes]:
+        import treq
+
+        d: Deferred[Any] = treq.get(url, timeout=3, reactor=reactor, persistent=False)
+        return d.addCallback(treq.content)
+
+    return get
 
 
 class NameServerAddresses:
@@ -82,7 +87,7 @@ class NameServerAddresses:
     def __init__(self, reactor: Any, config: ClientConfig, fetch: Fetcher | None = None) -> None:
         self._reactor = reactor
         self._config = config
-        self._fetch = fetch or _treq_get
+        self._fetch = fetch or treq_fetcher(reactor)
         self._addrs = config.namesrv_list()
         self._loop: LoopingCall | None = None
         self._index = 0

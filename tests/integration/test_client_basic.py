@@ -331,3 +331,38 @@ class ClientIntegrationTests(TestCase):
         await pull.persist_offsets()
         pull.offsets.remove(mq)
         self.assertEqual(await pull.fetch_consume_offset(mq), 1)
+
+
+class AddressServerTests(TestCase):
+    timeout = 60
+
+    async def test_name_servers_from_address_server(self) -> None:
+        """With no name server configured, the client GETs them from an HTTP address server."""
+        from twisted.web import resource, server
+
+        c = ClientCluster()
+        await c.start_cluster(self)
+        root = resource.Resource()
+        rocketmq = resource.Resource()
+        root.putChild(b"rocketmq", rocketmq)
+        hits: list[int] = []
+
+        class NsAddr(resource.Resource):
+            isLeaf = True
+
+            def render_GET(self, request: Any) -> bytes:
+                hits.append(1)
+                return f"{c.ns.address}\n".encode()
+
+        rocketmq.putChild(b"nsaddr", NsAddr())
+        port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")  # type: ignore[attr-defined]
+        self.addCleanup(port.stopListening)
+        url = f"http://127.0.0.1:{port.getHost().port}/rocketmq/nsaddr"
+        cfg = ClientConfig(address_server_url=url, instance_name="addr")
+        p = Producer(reactor, ProducerConfig("AddrPG"), cfg)
+        await p.start()
+        self.addCleanup(p.shutdown)
+        self.assertEqual(p.instance.namesrv.addresses, [c.ns.address])
+        r = await p.send(Message("AddrTopic", b"via address server"))
+        self.assertEqual(r.status, SendStatus.SEND_OK)
+        self.assertEqual(len(hits), 1)
