@@ -43,6 +43,8 @@ class OffsetStore(Protocol):
 
     def remove(self, mq: MessageQueue) -> None: ...
 
+    def get(self, mq: MessageQueue) -> int | None: ...
+
     def table(self) -> dict[MessageQueue, int]: ...
 
 
@@ -58,6 +60,10 @@ class _MemoryTable:
 
     def remove(self, mq: MessageQueue) -> None:
         self._table.pop(mq, None)
+
+    def get(self, mq: MessageQueue) -> int | None:
+        """The in-memory offset of one queue (no copy; used on every pull)."""
+        return self._table.get(mq)
 
     def table(self) -> dict[MessageQueue, int]:
         return dict(self._table)

@@ -531,7 +531,7 @@ class PushConsumer:
         commit = 0
         assert self.offsets is not None
         if self.clustering:
-            commit = max(self.offsets.table().get(mq, 0), 0)
+            commit = max(self.offsets.get(mq) or 0, 0)
         flag = PULL_SUSPEND
         if commit > 0 and is_master:
             flag |= PULL_COMMIT_OFFSET
