@@ -26,8 +26,8 @@ from rmq.remoting.command import RemotingCommand
 from tests.integration.daemons import Daemon, start_twistd
 from tests.interop.driver import DriverProcess, DriverResult, Event, run_cpp_driver
 
-DELAY_SECONDS = (1, 3) + (1,) * 16
-"""Level 2 is 3 s so a delayed message is clearly held; every other level is 1 s."""
+DELAY_SECONDS = (3, 6) + (1,) * 16
+"""Levels 1 and 2 hold a message 3 s and 6 s; the rest (the retry levels 3+) take 1 s."""
 DELAY_LEVELS = " ".join(f"{s}s" for s in DELAY_SECONDS)
 
 
@@ -54,19 +54,41 @@ class CppFeatureTests(TestCase):
             f.write("brokerName: broker-f\nbrokerIP1: 127.0.0.1\n")
             f.write("defaultTopicQueueNums: 4\n")
             f.write(f"messageDelayLevel: {DELAY_LEVELS}\n")
-        self.broker: Daemon = await start_twistd(
+        self.broker = await self.start_broker()
+        self.client = RemotingClient(reactor)
+        self.addCleanup(self.client.close)
+
+    async def start_broker(self, port: str = "0") -> Daemon:
+        """Start ``twistd rmq-broker`` on the test's config and store (again after a stop)."""
+        broker = await start_twistd(
             "rmq-broker",
             [
-                "--config", conf,
-                "--listen", "tcp:0:interface=127.0.0.1",
+                "--config", os.path.join(self.tmp, "broker.yaml"),
+                "--listen", f"tcp:{port}:interface=127.0.0.1",
                 "--namesrv", self.ns.address,
                 "--store", os.path.join(self.tmp, "store"),
             ],
             os.path.join(self.tmp, "broker"),
         )  # fmt: skip
-        self.addCleanup(self.broker.stop)
-        self.client = RemotingClient(reactor)
-        self.addCleanup(self.client.close)
+        self.addCleanup(broker.stop)
+        await self.wait_registered(broker.address)
+        return broker
+
+    async def wait_registered(self, broker_addr: str) -> None:
+        """Wait until the name server routes the default topic (TBW102) to this broker."""
+        client = RemotingClient(reactor)
+        try:
+
+            async def probe() -> bool:
+                cmd = RemotingCommand.request(
+                    RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "TBW102"}
+                )
+                resp = await client.invoke(self.ns.address, cmd, 5.0)
+                return resp.code == 0 and broker_addr in (resp.body or b"").decode()
+
+            await self.until(probe)
+        finally:
+            await client.close()
 
     # -- helpers
 
@@ -179,11 +201,11 @@ class CppFeatureTests(TestCase):
     # -- 2. delay levels
 
     async def test_delayed_message_not_before_due(self) -> None:
-        """Messages sent with delay level 2 (3 s) reach a waiting consumer no earlier than due."""
+        """Messages sent with delay level 1 (3 s) reach a waiting consumer no earlier than due."""
         await self.start_cluster()
-        topic, delay_ms = "CppDelayTopic", DELAY_SECONDS[1] * 1000
+        topic, delay_ms = "CppDelayTopic", DELAY_SECONDS[0] * 1000
         sent = await self.produce(
-            "--group", "PG", "--topic", topic, "--count", "3", "--delay-level", "2"
+            "--group", "PG", "--topic", topic, "--count", "3", "--delay-level", "1"
         )
         self.assert_ok(sent)
         consumer = self.consumer("delay", "--group", "CppDelayGroup", "--topic", topic)
@@ -197,6 +219,34 @@ class CppFeatureTests(TestCase):
             self.assertLess(m["received_at"] * 1000, born + delay_ms + 5000)
             self.assertNotIn("DELAY", m["properties"])
             self.assertEqual(m["properties"].get("REAL_TOPIC"), topic)
+
+    async def test_delayed_messages_across_restart_once(self) -> None:
+        """A broker restart neither repeats a delayed message already delivered nor loses
+        one still parked: each reaches the topic once, the parked one not before due."""
+        await self.start_cluster()
+        topic, late_ms = "CppDelayRestartTopic", DELAY_SECONDS[1] * 1000
+        for prefix, level in (("late-", "2"), ("early-", "4")):  # 6 s, then 1 s
+            r = await self.produce(
+                "--group", "PG", "--topic", topic, "--delay-level", level, "--body-prefix", prefix
+            )  # fmt: skip
+            self.assert_ok(r)
+
+        async def stored() -> list[bytes]:
+            bodies = []
+            for q in range(4):
+                bodies += [m.body for m in await self.pull_queue(topic, q)]
+            return sorted(bodies)
+
+        self.assertEqual(await self.until(stored), [b"early-0:"])
+        port = self.broker.address.rpartition(":")[2]
+        await self.broker.stop()
+        self.broker = await self.start_broker(port)
+        consumer = self.consumer("restart", "--group", "CppRestartGroup", "--topic", topic)
+        got = await consumer.wait_for_events(2, timeout=20)
+        self.assertEqual(sorted(m["body_text"] for m in got), ["early-0:", "late-0:"])
+        late = next(m for m in got if m["body_text"] == "late-0:")
+        self.assertGreaterEqual(late["store_timestamp"], late["born_timestamp"] + late_ms)
+        self.assertEqual(await stored(), [b"early-0:", b"late-0:"])
 
     # -- 3. orderly consumption
 
@@ -248,6 +298,12 @@ class CppFeatureTests(TestCase):
             if len(spans) == 2:  # the queue moved: the two consumers' spans do not overlap
                 first, second = sorted(spans)
                 self.assertLess(first[1], second[0], queue_id)
+        # The broker's lock table has every queue held by the pair: a third client gets none.
+        mqs = [{"topic": topic, "brokerName": "broker-f", "queueId": q} for q in range(4)]
+        probe = {"consumerGroup": group, "clientId": "127.0.0.1@probe", "mqSet": mqs}
+        resp = await self.invoke(RequestCode.LOCK_BATCH_MQ, body=probe)
+        self.assertEqual(resp.code, 0, resp.remark)
+        self.assertEqual(json.loads(resp.body or b"{}").get("lockOKMQSet", []), [])
 
     # -- 4. tag filter
 
