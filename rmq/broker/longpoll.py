@@ -16,6 +16,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from rmq.common.errors import RMQError
+from rmq.common.message import decode_properties
 from rmq.remoting.codes import ResponseCode
 from rmq.remoting.command import RemotingCommand
 
@@ -103,12 +104,14 @@ class PullHoldService:
         max_offset: int,
         tags_code: int | None,
         store_timestamp: int,
-        properties: Mapping[str, str] | None,
+        properties: Mapping[str, str] | str | None,
     ) -> None:
         """Store listener: re-run every held pull of the queue the new message matches."""
         pulls = self.held.get((topic, queue_id))
         if not pulls:
             return
+        if isinstance(properties, str):
+            properties = decode_properties(properties)
         keep: list[HeldPull] = []
         wake: list[HeldPull] = []
         for p in pulls:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeAlias
 
 from rmq.store.consumequeue import ConsumeQueue
 from rmq.store.format import DispatchRequest, dispatched
@@ -16,10 +17,13 @@ from rmq.store.index import IndexService
 
 log = logging.getLogger(__name__)
 
-ArrivalListener = Callable[[str, int, int, "int | None", int, "dict[str, str] | None"], None]
-AppendedEntry = tuple[int, int, int, int, "str | None", "str | None", "dict[str, str] | None"]
+Properties: TypeAlias = "Mapping[str, str] | str | None"
+"""A message's properties for arrival listeners: decoded, or still the encoded text
+(``rmq.common.message.decode_properties`` it only when needed)."""
+ArrivalListener = Callable[[str, int, int, "int | None", int, Properties], None]
+AppendedEntry = tuple[int, int, int, int, "str | None", "str | None", Properties]
 """(commit log offset, size, queue offset or -1 when kept out of the queue, tags code, KEYS,
-UNIQ_KEY, properties dict or None when no listener needs it)."""
+UNIQ_KEY, properties: dict or encoded text)."""
 
 
 class Dispatcher:
@@ -92,7 +96,7 @@ class Dispatcher:
         max_offset: int,
         tags_code: int,
         store_ts: int,
-        props: dict[str, str] | None,
+        props: Mapping[str, str] | str | None,
     ) -> None:
         for cb in self.listeners:
             try:

@@ -34,7 +34,6 @@ from rmq.common.message import (
     TRANSACTION_PREPARED_TYPE,
     TRANSACTION_ROLLBACK_TYPE,
     UNIQ_KEY,
-    decode_properties,
     host_to_bytes,
     property_value,
     tag_hash_code,
@@ -481,7 +480,6 @@ class MessageStore:
         mm = mf.mm
         offset = base
         p = pos
-        need_dict = bool(self.dispatcher.listeners)
         indexed = self.index is not None
         entries: list[AppendedEntry] = []
         try:
@@ -531,8 +529,6 @@ class MessageStore:
                 mm[p : p + plen] = praw
                 p += plen
                 props = m.properties_dict
-                if props is None and need_dict:
-                    props = decode_properties(m.properties)
                 if props is not None:
                     tags_code = m.tags_code
                     if tags_code is None:
@@ -549,8 +545,18 @@ class MessageStore:
                         uniq = property_value(text, UNIQ_KEY)
                     else:
                         keys = uniq = None
+                # Listeners get the decoded dict when the caller had one, else the text
+                # (decoded only by a listener that needs it: most puts wake no pull).
                 entries.append(
-                    (offset, size, qoff if in_queue else -1, tags_code, keys, uniq, props)
+                    (
+                        offset,
+                        size,
+                        qoff if in_queue else -1,
+                        tags_code,
+                        keys,
+                        uniq,
+                        m.properties if props is None else props,
+                    )
                 )
                 offset += size
                 if in_queue:

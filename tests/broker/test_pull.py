@@ -233,3 +233,27 @@ class Sql92PullTests(SynchronousTestCase):
         resp = self.pull("a = 1")
         self.assertEqual(resp.code, 1)
         self.assertIn("SQL92", resp.remark or "")
+
+    def test_held_sql92_pull_wakes_only_on_match(self) -> None:
+        """A held SQL92 pull ignores a non-matching arrival and wakes on a matching one."""
+        self.broker.config.enable_property_filter = True
+        held = vector_command(ALIONS_PULL)
+        held.opaque = 888
+        held.ext_fields.update(
+            {"subscription": "TAGS = 'TagB'", "expressionType": "SQL92", "queueOffset": "3"}
+        )
+        self.broker.dispatcher.dispatch(self.consumer, held)  # type: ignore[arg-type]
+        self.assertEqual(self.consumer.responses, [])
+        self.assertEqual(self.broker.longpoll.count, 1)
+        req = vector_command("alions-send_message_v2-4096-compressed-request.bin")  # TagC
+        req.ext_fields["e"] = "0"
+        call(self.broker, self.producer, req)
+        self.assertEqual(self.consumer.responses, [])
+        self.assertEqual(self.broker.longpoll.count, 1)
+        req = vector_command("alions-send_message_v2-compressed-request.bin")  # TagB
+        req.ext_fields["e"] = "0"
+        call(self.broker, self.producer, req)
+        [resp] = self.consumer.responses
+        self.assertEqual((resp.opaque, resp.code), (888, 0))
+        tags = [m.properties_dict["TAGS"] for m in decode_messages(resp.body or b"")]
+        self.assertEqual(tags, ["TagB"])
