@@ -170,9 +170,7 @@ class SendProcessor:
         schedule = broker.schedule
         if schedule is not None and _delay_level(properties) > 0:
             msg = schedule.transform(msg)
-        d: Deferred[Any] = broker.store.put_message(msg)
-        d.addCallback(self._answer, request, queue_id)
-        return d
+        return self._store([msg], request, queue_id)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -270,7 +268,7 @@ class SendProcessor:
         queue_id: int,
         body: bytes,
         born_host: tuple[str, int],
-    ) -> Deferred[Any]:
+    ) -> RemotingCommand | Deferred[RemotingCommand]:
         if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             raise MessageIllegal(f"batch request does not support retry group {topic}")
         items = decode_batch(body)
@@ -291,9 +289,22 @@ class SendProcessor:
             )
             for mflag, mbody, mprops in items
         ]
-        d: Deferred[Any] = self.broker.store.put_messages(msgs)
-        d.addCallback(self._answer, request, queue_id)
-        return d
+        return self._store(msgs, request, queue_id)
+
+    def _store(
+        self, msgs: list[Any], request: RemotingCommand, queue_id: int
+    ) -> RemotingCommand | Deferred[RemotingCommand]:
+        """Append; answer at once unless SYNC_FLUSH makes the ack wait for the flush.
+
+        The ASYNC_FLUSH path returns the response directly: no Deferred per send.
+        """
+        store = self.broker.store
+        result = store.put_messages_nowait(msgs)
+        if store.config.sync_flush and msgs[0].wait_store_msg_ok:
+            d: Deferred[Any] = store.wait_flushed(result)
+            d.addCallback(self._answer, request, queue_id)
+            return d
+        return self._answer(result, request, queue_id)
 
     def _answer(self, result: Any, request: RemotingCommand, queue_id: int) -> RemotingCommand:
         """Turn a PutResult into the send response (string extFields, region, trace)."""
