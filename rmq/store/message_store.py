@@ -183,11 +183,17 @@ def _total_memory() -> int:
 
 
 def _disk_ratio(path: str) -> float:
+    """Used fraction of the disk as ``df`` reports it: used / (used + available to us).
+
+    Blocks reserved for root (or held back by the filesystem) count neither as used nor as
+    available; counting them as used would call a disk "full" that still has room.
+    """
     st = os.statvfs(path)
-    total = st.f_blocks * st.f_frsize
-    if total <= 0:
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    usable = used + st.f_bavail * st.f_frsize
+    if usable <= 0:
         return 0.0
-    return 1.0 - (st.f_bavail * st.f_frsize) / total
+    return used / usable
 
 
 class MessageStore:

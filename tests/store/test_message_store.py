@@ -380,6 +380,17 @@ class FaultTests(Base):
         self.clock.advance(10)
         self.put(store)
 
+    def test_disk_ratio_counts_like_df(self) -> None:
+        """Reserved blocks count neither as used nor as free (df's Use%)."""
+        import os
+        from types import SimpleNamespace
+
+        from rmq.store import message_store
+
+        fake = SimpleNamespace(f_blocks=1000, f_bfree=600, f_bavail=100, f_frsize=4096)
+        self.patch(os, "statvfs", lambda _path: fake)
+        self.assertAlmostEqual(message_store._disk_ratio("/x"), 400 / 500)
+
     def test_retention(self) -> None:
         """Expired CommitLog files are deleted with their queue files; old offsets are too small."""
         store = self.open(fileReservedTime=1)
