@@ -15,6 +15,10 @@ from twisted.trial.unittest import TestCase
 from tests.integration.daemons import Daemon, start_twistd
 
 
+#: Small mapped files: tests write little, and every CommitLog file is allocated on disk.
+SMALL_FILES = "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n"
+
+
 @attrs.define
 class Cluster:
     """The running daemons and the folder they live in."""
@@ -62,7 +66,7 @@ async def start_broker(
     config = write_file(
         os.path.join(base, "broker.yaml"),
         f"brokerName: {name}\nbrokerIP1: 127.0.0.1\nnamesrvAddr: {namesrv}\n"
-        f"storePathRootDir: {base}/store\n{extra}",
+        f"storePathRootDir: {base}/store\n{SMALL_FILES}{extra}",
     )
     daemon = await start_twistd(
         "rmq-broker", ["--config", config, "--listen", f"tcp:{port}:interface=127.0.0.1"], base
