@@ -75,6 +75,9 @@ class ClientCluster:
             f.write("enablePropertyFilter: true\n")
             f.write(f"messageDelayLevel: {DELAYS}\n")
             f.write("transactionCheckInterval: 1000\ntransactionTimeOut: 1000\n")
+            # Small files: shared test machines fill up, and full disks refuse puts (code 14).
+            f.write("mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n")
+            f.write("diskMaxUsedSpaceRatio: 95\n")
             f.write(broker_extra)
         self.broker: Daemon = await start_twistd(
             "rmq-broker",
