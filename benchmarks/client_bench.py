@@ -50,7 +50,7 @@ async def start_daemons(reactor: Any, tmp: str) -> tuple[Daemon, Daemon]:
     )  # fmt: skip
     conf = os.path.join(tmp, "broker.yaml")
     with open(conf, "w") as f:
-        f.write("brokerName: bench\nbrokerIP1: 127.0.0.1\n")
+        f.write("brokerName: bench\nbrokerIP1: 127.0.0.1\nmappedFileSizeCommitLog: 134217728\n")
     broker = await start_twistd(
         "rmq-broker",
         ["--config", conf, "--listen", "tcp:0:interface=127.0.0.1", "--namesrv", ns.address,
