@@ -386,3 +386,30 @@ class PushTests(SynchronousTestCase):
         self.assertEqual(set(subs), {"T", "%RETRY%CG"})
         self.assertEqual(subs["T"]["tagsSet"], ["TagA", "TagB"])
         self.assertEqual(subs["T"]["codeSet"], [2598919, 2598920])
+
+    def test_consumer_status_from_client(self) -> None:
+        """GET_CONSUMER_STATUS_FROM_CLIENT answers the topic's offsets with object keys."""
+        c = self.consumer("a")
+        self.start(c)
+        self.produce(2)
+        pump(self.clock)
+        req = RemotingCommand.request(
+            RequestCode.GET_CONSUMER_STATUS_FROM_CLIENT, {"topic": "T", "group": "CG"}
+        )
+        conn = FakeConnection("127.0.0.1:10911")
+        c.instance.dispatcher.dispatch(conn, req)  # type: ignore[arg-type]
+        table = fastjson.loads(conn.responses[0].body or b"")["messageQueueTable"]
+        self.assertEqual(len(table), 4)
+        self.assertEqual(sum(table.values()), 2)
+
+    def test_consume_from_timestamp(self) -> None:
+        """CONSUME_FROM_TIMESTAMP asks the broker to search offsets by time."""
+        c = self.consumer(
+            "a",
+            consume_from_where=ConsumeFromWhere.CONSUME_FROM_TIMESTAMP,
+            consume_timestamp_ms=1234,
+        )
+        self.start(c)
+        searches = c.remoting.codes(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP)  # type: ignore[attr-defined]
+        self.assertEqual(len(searches), 4)
+        self.assertEqual(searches[0].ext_fields["timestamp"], "1234")
