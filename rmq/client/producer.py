@@ -203,7 +203,7 @@ class Producer:
     def _header(
         self, mq: MessageQueue, sys_flag: int, props: str, flag: int, batch: bool = False
     ) -> h.SendMessageRequestHeaderV2:
-        reconsume: int | None = None
+        reconsume: int | None = 0  # Java always sends j=0 outside retry topics
         max_reconsume: int | None = None
         if mq.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             pd = m.decode_properties(props)

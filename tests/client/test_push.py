@@ -413,3 +413,16 @@ class PushTests(SynchronousTestCase):
         searches = c.remoting.codes(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP)  # type: ignore[attr-defined]
         self.assertEqual(len(searches), 4)
         self.assertEqual(searches[0].ext_fields["timestamp"], "1234")
+
+    def test_subscribe_and_unsubscribe_while_running(self) -> None:
+        """Subscribing after start takes the topic's queues; unsubscribing releases them."""
+        self.cluster.ensure_topic("U", 2)
+        c = self.consumer("a")
+        self.start(c)
+        c.subscribe("U", "*")
+        pump(self.clock)
+        self.assertEqual(len(owned(c, "U")), 2)
+        c.unsubscribe("U")
+        pump(self.clock)
+        self.assertEqual(owned(c, "U"), set())
+        self.assertEqual(len(owned(c)), 4)

@@ -168,11 +168,19 @@ class PushConsumer:
             topic, expression, self._sub_version, expression_type
         )
         if self._running:
-            self.instance.update_route(topic).addErrback(_warn(f"route of {topic}"))
-            self.instance.heartbeat_all()
+            self._subscription_changed(topic)
 
     def unsubscribe(self, topic: str) -> None:
-        self._subs.pop(topic, None)
+        """Stop consuming ``topic``; its queues are released at the next rebalance (now)."""
+        if self._subs.pop(topic, None) is not None and self._running:
+            self._subscription_changed(None)
+
+    def _subscription_changed(self, topic: str | None) -> None:
+        d = self.instance.update_route(topic) if topic else succeed(None)
+        d.addErrback(_warn(f"route of {topic}"))
+        d.addCallback(lambda _: self.instance.heartbeat_all())
+        d.addCallback(lambda _: self.do_rebalance())
+        d.addErrback(_warn("subscription change"))
 
     def register_listener(self, listener: ConcurrentListener) -> None:
         """Concurrent consumption: ``listener(msgs, ctx)`` returns a status or its Deferred."""
