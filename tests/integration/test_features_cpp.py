@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,11 @@ from tests.interop.driver import DriverProcess, DriverResult, Event, run_cpp_dri
 DELAY_SECONDS = (3, 6) + (1,) * 16
 """Levels 1 and 2 hold a message 3 s and 6 s; the rest (the retry levels 3+) take 1 s."""
 DELAY_LEVELS = " ".join(f"{s}s" for s in DELAY_SECONDS)
+SMALL_STORE = (
+    "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 60000\n"
+    "maxHashSlotNum: 10000\nmaxIndexNum: 40000\n"
+)
+"""Small store files: the defaults cost gigabytes of disk per test."""
 
 
 class CppFeatureTests(TestCase):
@@ -54,6 +60,9 @@ class CppFeatureTests(TestCase):
             f.write("brokerName: broker-f\nbrokerIP1: 127.0.0.1\n")
             f.write("defaultTopicQueueNums: 4\n")
             f.write(f"messageDelayLevel: {DELAY_LEVELS}\n")
+            f.write(SMALL_STORE)
+        # Runs after the broker's stop (cleanups are LIFO): the store is large, the logs stay.
+        self.addCleanup(shutil.rmtree, os.path.join(self.tmp, "store"), True)
         self.broker = await self.start_broker()
         self.client = RemotingClient(reactor)
         self.addCleanup(self.client.close)
