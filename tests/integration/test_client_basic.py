@@ -369,3 +369,28 @@ class AddressServerTests(TestCase):
         r = await p.send(Message("AddrTopic", b"via address server"))
         self.assertEqual(r.status, SendStatus.SEND_OK)
         self.assertEqual(len(hits), 1)
+
+
+class ResetOffsetTests(TestCase):
+    timeout = 90
+
+    async def test_broker_reset_reaches_consumer(self) -> None:
+        """INVOKE_BROKER_TO_RESET_OFFSET makes a running consumer consume again from the start."""
+        from rmq.admin.api import AdminAPI
+        from rmq.remoting.client import RemotingClient
+
+        c = ClientCluster()
+        await c.start_cluster(self)
+        p = await c.producer()
+        for i in range(5):
+            await p.send(Message("Reset", f"r{i}".encode()))
+        got: list[MessageExt] = []
+        await c.push("rs", "ResetG", "Reset", collector(got))
+        await wait_for(lambda: len(got) >= 5)
+        await sleep(6)  # offsets reach the broker (5 s persistence)
+        remoting = RemotingClient(reactor)
+        self.addCleanup(remoting.close)
+        admin = AdminAPI(remoting, [c.ns.address])
+        await admin.reset_offset(c.broker.address, "Reset", "ResetG", 0, force=True)
+        await wait_for(lambda: len(got) >= 10, timeout=30)
+        self.assertEqual(sorted(x.body for x in got[5:]), [f"r{i}".encode() for i in range(5)])
