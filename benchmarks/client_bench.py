@@ -71,7 +71,7 @@ async def rmq_send(
     begin = reactor.seconds()
     sends = [producer.send(Message(topic, body)) for _ in range(n)]
     await defer.gatherResults(sends, consumeErrors=True)
-    elapsed = reactor.seconds() - begin
+    elapsed: float = reactor.seconds() - begin
     await producer.shutdown()
     return n / elapsed
 

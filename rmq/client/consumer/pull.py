@@ -120,7 +120,9 @@ class PullConsumer:
     ) -> Deferred[PullResult]:
         """PULL_MESSAGE from ``offset``; ``block`` lets the broker hold it up to 20 s."""
         if offset < 0:
-            raise MQClientError("offset must be >= 0")
+            failed: Deferred[PullResult] = Deferred()
+            failed.errback(MQClientError("offset must be >= 0"))
+            return failed
         sub = SubscriptionData.build(mq.topic, expression, 0, expression_type)
         self._subs[mq.topic] = sub
         addr = self.instance.broker_addr(mq.broker_name)
