@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
 import attrs
@@ -56,6 +56,7 @@ class CommandHeader:
     """Base of every typed custom header (subclasses are ``@attrs.define`` classes)."""
 
     _plan: ClassVar[_Plan | None] = None
+    _decoder: ClassVar[Callable[[Mapping[str, str]], Any] | None] = None
 
     @classmethod
     def _get_plan(cls) -> _Plan:
@@ -72,23 +73,22 @@ class CommandHeader:
         return plan
 
     @classmethod
+    def _get_decoder(cls) -> Callable[[Mapping[str, str]], Any]:
+        """A decoder generated once per class: straight-line code, no per-field loop.
+
+        Headers are decoded for every request (send, pull ...), so this is a hot path.
+        """
+        decoder = cls.__dict__.get("_decoder")
+        if decoder is None:
+            decoder = _compile_decoder(cls, cls._get_plan())
+            cls._decoder = decoder
+        return decoder
+
+    @classmethod
     def from_ext(cls, ext: Mapping[str, str] | None) -> Self:
         """Decode from extFields; raise ``HeaderFieldError`` naming a bad field."""
-        ext = ext or {}
-        kwargs: dict[str, Any] = {}
-        for name, wire, kind, required in cls._get_plan():
-            raw = ext.get(wire)
-            if raw is None:
-                if required:
-                    raise HeaderFieldError(wire, "is missing")
-                continue
-            if kind == _INT:
-                kwargs[name] = parse_int(wire, raw)
-            elif kind == _BOOL:
-                kwargs[name] = parse_bool(raw)
-            else:
-                kwargs[name] = raw
-        return cls(**kwargs)
+        result: Self = cls._get_decoder()(ext or {})
+        return result
 
     def to_ext(self) -> dict[str, str]:
         """Encode to extFields: None omitted, ints decimal, booleans ``true``/``false``."""
@@ -102,3 +102,32 @@ class CommandHeader:
             else:
                 out[wire] = str(value)
         return out
+
+
+def _compile_decoder(cls: type, plan: _Plan) -> Callable[[Mapping[str, str]], Any]:
+    """Generate ``decode(ext)`` for one header class from its plan (names are identifiers)."""
+    lines = ["def decode(ext):", "    get = ext.get", "    kw = {}"]
+    for name, wire, kind, required in plan:
+        lines.append(f"    v = get({wire!r})")
+        if required:
+            lines.append(f"    if v is None: raise HeaderFieldError({wire!r}, 'is missing')")
+            indent = "    "
+        else:
+            lines.append("    if v is not None:")
+            indent = "        "
+        if kind == _INT:
+            lines.append(f"{indent}try: kw[{name!r}] = int(v)")
+            lines.append(f"{indent}except ValueError: kw[{name!r}] = parse_int({wire!r}, v)")
+        elif kind == _BOOL:
+            lines.append(f"{indent}kw[{name!r}] = v == '1' or v.lower() == 'true'")
+        else:
+            lines.append(f"{indent}kw[{name!r}] = v")
+    lines.append("    return cls(**kw)")
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "HeaderFieldError": HeaderFieldError,
+        "parse_int": parse_int,
+    }
+    exec("\n".join(lines), namespace)  # the code is built from attrs field names only
+    decode: Callable[[Mapping[str, str]], Any] = namespace["decode"]
+    return decode
