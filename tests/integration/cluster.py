@@ -8,15 +8,22 @@ on OS-chosen ports, registers their stops as cleanups and returns a ``Cluster``.
 from __future__ import annotations
 
 import os
+import shutil
 
 import attrs
+from twisted.internet import reactor, task
 from twisted.trial.unittest import TestCase
 
+from rmq.remoting.client import RemotingClient
+from rmq.remoting.codes import RequestCode
+from rmq.remoting.command import RemotingCommand
 from tests.integration.daemons import Daemon, start_twistd
 
-
 #: Small mapped files: tests write little, and every CommitLog file is allocated on disk.
-SMALL_FILES = "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n"
+SMALL_FILES = (
+    "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n"
+    "maxHashSlotNum: 10000\nmaxIndexNum: 40000\n"
+)
 
 
 @attrs.define
@@ -61,18 +68,41 @@ async def start_broker(
     name: str = "broker",
     port: int = 0,
 ) -> Daemon:
-    """A broker named ``name`` with its store under ``tmp/name/store``; ``extra`` is YAML."""
+    """A broker named ``name`` with its store under ``tmp/name/store``; ``extra`` is YAML.
+
+    Fires once the name server routes TBW102 to it, so clients started next find it. The
+    store is deleted after the test (the logs stay).
+    """
     base = os.path.join(tmp, name)
     config = write_file(
         os.path.join(base, "broker.yaml"),
         f"brokerName: {name}\nbrokerIP1: 127.0.0.1\nnamesrvAddr: {namesrv}\n"
         f"storePathRootDir: {base}/store\n{SMALL_FILES}{extra}",
     )
+    test.addCleanup(shutil.rmtree, os.path.join(base, "store"), True)
     daemon = await start_twistd(
         "rmq-broker", ["--config", config, "--listen", f"tcp:{port}:interface=127.0.0.1"], base
     )
     test.addCleanup(daemon.stop)
+    await wait_registered(namesrv, daemon.address)
     return daemon
+
+
+async def wait_registered(namesrv: str, broker_addr: str, timeout: float = 20.0) -> None:
+    """Poll the name server until it routes TBW102 to ``broker_addr``."""
+    client = RemotingClient(reactor)
+    try:
+        deadline = reactor.seconds() + timeout
+        while True:
+            cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "TBW102"})
+            resp = await client.invoke(namesrv, cmd, 5.0)
+            if resp.code == 0 and broker_addr in (resp.body or b"").decode():
+                return
+            if reactor.seconds() > deadline:
+                raise AssertionError(f"{broker_addr} never registered with {namesrv}")
+            await task.deferLater(reactor, 0.05, lambda: None)
+    finally:
+        await client.close()
 
 
 async def start_cluster(test: TestCase, broker_extra: str = "") -> Cluster:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,17 +23,13 @@ from rmq.common.message import decode_messages
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
-from tests.integration.daemons import Daemon, start_twistd
+from tests.integration.cluster import start_broker, start_namesrv
+from tests.integration.daemons import Daemon
 from tests.interop.driver import DriverProcess, DriverResult, Event, run_cpp_driver
 
 DELAY_SECONDS = (3, 6) + (1,) * 16
 """Levels 1 and 2 hold a message 3 s and 6 s; the rest (the retry levels 3+) take 1 s."""
 DELAY_LEVELS = " ".join(f"{s}s" for s in DELAY_SECONDS)
-SMALL_STORE = (
-    "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 60000\n"
-    "maxHashSlotNum: 10000\nmaxIndexNum: 40000\n"
-)
-"""Small store files: the defaults cost gigabytes of disk per test."""
 
 
 class CppFeatureTests(TestCase):
@@ -45,59 +40,15 @@ class CppFeatureTests(TestCase):
     async def start_cluster(self) -> None:
         self.tmp = os.path.abspath(self.mktemp())
         os.makedirs(self.tmp)
-        ns_conf = os.path.join(self.tmp, "namesrv.yaml")
-        with open(ns_conf, "w") as f:
-            f.write(f"kvConfigPath: {self.tmp}/kvConfig.json\n")
-            f.write(f"configStorePath: {self.tmp}/namesrv.properties\n")
-        self.ns: Daemon = await start_twistd(
-            "rmq-namesrv",
-            ["--config", ns_conf, "--listen", "tcp:0:interface=127.0.0.1"],
-            os.path.join(self.tmp, "ns"),
-        )
-        self.addCleanup(self.ns.stop)
-        conf = os.path.join(self.tmp, "broker.yaml")
-        with open(conf, "w") as f:
-            f.write("brokerName: broker-f\nbrokerIP1: 127.0.0.1\n")
-            f.write("defaultTopicQueueNums: 4\n")
-            f.write(f"messageDelayLevel: {DELAY_LEVELS}\n")
-            f.write(SMALL_STORE)
-        # Runs after the broker's stop (cleanups are LIFO): the store is large, the logs stay.
-        self.addCleanup(shutil.rmtree, os.path.join(self.tmp, "store"), True)
+        self.ns: Daemon = await start_namesrv(self, self.tmp)
         self.broker = await self.start_broker()
         self.client = RemotingClient(reactor)
         self.addCleanup(self.client.close)
 
-    async def start_broker(self, port: str = "0") -> Daemon:
+    async def start_broker(self, port: int = 0) -> Daemon:
         """Start ``twistd rmq-broker`` on the test's config and store (again after a stop)."""
-        broker = await start_twistd(
-            "rmq-broker",
-            [
-                "--config", os.path.join(self.tmp, "broker.yaml"),
-                "--listen", f"tcp:{port}:interface=127.0.0.1",
-                "--namesrv", self.ns.address,
-                "--store", os.path.join(self.tmp, "store"),
-            ],
-            os.path.join(self.tmp, "broker"),
-        )  # fmt: skip
-        self.addCleanup(broker.stop)
-        await self.wait_registered(broker.address)
-        return broker
-
-    async def wait_registered(self, broker_addr: str) -> None:
-        """Wait until the name server routes the default topic (TBW102) to this broker."""
-        client = RemotingClient(reactor)
-        try:
-
-            async def probe() -> bool:
-                cmd = RemotingCommand.request(
-                    RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "TBW102"}
-                )
-                resp = await client.invoke(self.ns.address, cmd, 5.0)
-                return resp.code == 0 and broker_addr in (resp.body or b"").decode()
-
-            await self.until(probe)
-        finally:
-            await client.close()
+        extra = f"defaultTopicQueueNums: 4\nmessageDelayLevel: {DELAY_LEVELS}\n"
+        return await start_broker(self, self.tmp, self.ns.address, extra, "broker-f", port)
 
     # -- helpers
 
@@ -249,7 +200,7 @@ class CppFeatureTests(TestCase):
         self.assertEqual(await self.until(stored), [b"early-0:"])
         port = self.broker.address.rpartition(":")[2]
         await self.broker.stop()
-        self.broker = await self.start_broker(port)
+        self.broker = await self.start_broker(int(port))
         consumer = self.consumer("restart", "--group", "CppRestartGroup", "--topic", topic)
         got = await consumer.wait_for_events(2, timeout=20)
         self.assertEqual(sorted(m["body_text"] for m in got), ["early-0:", "late-0:"])
