@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from rmq.common.route import DataVersion, RegisterBrokerBody, TopicConfig  # noqa: E402
-from rmq.namesrv.headers import RegisterBrokerRequestHeader  # noqa: E402
+from rmq.headers import RegisterBrokerRequestHeader  # noqa: E402
 from rmq.namesrv.processor import body_crc32  # noqa: E402
 from rmq.remoting.codec import decode_frame, encode  # noqa: E402
 from rmq.remoting.codes import RequestCode  # noqa: E402

@@ -15,29 +15,28 @@ import attrs
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.python.failure import Failure
 
-from rmq.broker.processor.admin_headers import (
-    ConsumerGroupRequestHeader,
-    CreateTopicRequestHeader,
-    DeleteSubscriptionGroupRequestHeader,
-    GetConsumeStatsRequestHeader,
-    ProducerGroupRequestHeader,
-    TopicRequestHeader,
-)
 from rmq.client.api import MQClientAPI
-from rmq.client.headers import GetRouteInfoRequestHeader, ResetOffsetRequestHeader
 from rmq.client.model import MessageQueue
 from rmq.common import fastjson
 from rmq.common.errors import BodyError, MQClientError, RemoteError, RemotingConnectError
 from rmq.common.message import MessageExt, decode_offset_msg_id
 from rmq.common.route import ClusterInfo, KVTable, TopicList, TopicRouteData
-from rmq.namesrv.headers import (
+from rmq.headers import (
     AddWritePermOfBrokerResponseHeader,
     BrokerNameHeader,
+    ConsumerGroupRequestHeader,
+    CreateTopicRequestHeader,
+    DeleteSubscriptionGroupRequestHeader,
     DeleteTopicFromNamesrvRequestHeader,
+    GetConsumeStatsRequestHeader,
     GetKVConfigRequestHeader,
     GetKVConfigResponseHeader,
     GetKVListByNamespaceRequestHeader,
+    GetRouteInfoRequestHeader,
+    ProducerGroupRequestHeader,
     PutKVConfigRequestHeader,
+    ResetOffsetRequestHeader,
+    TopicRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
 )
 from rmq.remoting.codes import RequestCode, ResponseCode

@@ -12,11 +12,11 @@ from twisted.python.failure import Failure
 
 from rmq.admin.api import AdminAPI
 from rmq.client import api as capi
-from rmq.client.headers import PullMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq.client.model import MessageQueue, PullResult, SendResult
 from rmq.common import message as m
 from rmq.common.errors import MQClientError, RemoteError
 from rmq.common.route import PERM_READ, PERM_WRITE, TopicRouteData
+from rmq.headers import PullMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq.remoting.codes import ResponseCode
 
 __all__ = [

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from rmq.broker.topics import PERM_READ, PERM_WRITE
 from rmq.common import fastjson
-from rmq.namesrv.headers import RegisterBrokerRequestHeader, UnRegisterBrokerRequestHeader
+from rmq.headers import RegisterBrokerRequestHeader, UnRegisterBrokerRequestHeader
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from twisted.internet.defer import Deferred
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.model import (
     MessageQueue,
     PullResult,

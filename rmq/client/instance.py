@@ -15,7 +15,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.api import MQClientAPI
 from rmq.client.config import ClientConfig, Fetcher, NameServerAddresses, build_client_id
 from rmq.client.interfaces import ConsumerInner, ProducerInner

@@ -6,10 +6,10 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
-from rmq.client.headers import CheckTransactionStateRequestHeader
 from rmq.client.model import MessageQueue
 from rmq.common.message import MessageExt
 from rmq.common.route import TopicRouteData
+from rmq.headers import CheckTransactionStateRequestHeader
 
 
 class ProducerInner(Protocol):

@@ -15,7 +15,7 @@ import attrs
 from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.logger import Logger
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.config import ClientConfig
 from rmq.client.fault import FaultStrategy
 from rmq.client.instance import MQClientInstance

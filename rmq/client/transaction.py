@@ -13,7 +13,7 @@ import attrs
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.config import ClientConfig
 from rmq.client.instance import MQClientInstance
 from rmq.client.model import LocalTransactionState, Message, SendResult, SendStatus

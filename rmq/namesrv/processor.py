@@ -15,8 +15,7 @@ from twisted.logger import Logger
 
 from rmq.common.errors import BodyError, QueryNotFound, RMQError, TopicNotExist
 from rmq.common.route import DataVersion, RegisterBrokerBody, TopicList
-from rmq.namesrv.config import NamesrvConfig
-from rmq.namesrv.headers import (
+from rmq.headers import (
     AddWritePermOfBrokerResponseHeader,
     BrokerNameHeader,
     DeleteTopicFromNamesrvRequestHeader,
@@ -33,6 +32,7 @@ from rmq.namesrv.headers import (
     UnRegisterBrokerRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
 )
+from rmq.namesrv.config import NamesrvConfig
 from rmq.namesrv.kvconfig import KVConfigManager
 from rmq.namesrv.routeinfo import RouteInfoTables
 from rmq.remoting.codes import RequestCode

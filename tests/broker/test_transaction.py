@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.clients import ClientChannelInfo
 from rmq.broker.transaction.half import is_half_send
-from rmq.broker.transaction.processor import CheckTransactionStateRequestHeader, register
+from rmq.broker.transaction.processor import register
 from rmq.broker.transaction.service import TransactionService
 from rmq.common.errors import NoPermission
 from rmq.common.message import (
@@ -25,6 +25,7 @@ from rmq.common.message import (
     decode_properties,
     encode_properties,
 )
+from rmq.headers import CheckTransactionStateRequestHeader
 from rmq.remoting.codes import RPC_ONEWAY
 from rmq.remoting.command import RemotingCommand
 from tests.broker.features_helpers import FakeBroker, RecordingConnection, stored

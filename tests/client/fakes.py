@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from zope.interface import implementer
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.common import fastjson
 from rmq.common import message as m
 from rmq.common.errors import RemotingConnectError

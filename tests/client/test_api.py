@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from zope.interface import implementer
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.api import MQClientAPI
 from rmq.client.model import MessageQueue, PullStatus, SendStatus, SubscriptionData
 from rmq.common import message as m

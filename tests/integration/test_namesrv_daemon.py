@@ -10,7 +10,7 @@ from twisted.internet import defer, endpoints, reactor, task
 from twisted.trial.unittest import TestCase
 
 from rmq.common.route import ClusterInfo, DataVersion, RegisterBrokerBody, TopicConfig
-from rmq.namesrv.headers import RegisterBrokerRequestHeader
+from rmq.headers import RegisterBrokerRequestHeader
 from rmq.namesrv.processor import body_crc32
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode, ResponseCode

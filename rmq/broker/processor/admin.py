@@ -14,7 +14,12 @@ import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rmq.broker.processor.admin_headers import (
+from rmq.broker.subgroups import SubscriptionGroupConfig
+from rmq.broker.topics import SCHEDULE_TOPIC, TRANS_OP_HALF_TOPIC, TopicConfig, validate_topic
+from rmq.common import fastjson
+from rmq.common.errors import BodyError, ConfigError, NoPermission, TopicNotExist
+from rmq.common.route import DataVersion
+from rmq.headers import (
     ConsumerGroupRequestHeader,
     CreateTopicRequestHeader,
     DeleteSubscriptionGroupRequestHeader,
@@ -23,15 +28,10 @@ from rmq.broker.processor.admin_headers import (
     GetConsumeStatsRequestHeader,
     OffsetResponseHeader,
     ProducerGroupRequestHeader,
-    QueueRequestHeader,
+    QueueOffsetRequestHeader,
     SearchOffsetRequestHeader,
     TopicRequestHeader,
 )
-from rmq.broker.subgroups import SubscriptionGroupConfig
-from rmq.broker.topics import SCHEDULE_TOPIC, TRANS_OP_HALF_TOPIC, TopicConfig, validate_topic
-from rmq.common import fastjson
-from rmq.common.errors import BodyError, ConfigError, NoPermission, TopicNotExist
-from rmq.common.route import DataVersion
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
@@ -496,13 +496,13 @@ class AdminProcessor:
 
     def get_max_offset(self, ctx: RemotingConnection, request: RemotingCommand) -> RemotingCommand:
         """GET_MAX_OFFSET (30): the queue's max (next) logical offset."""
-        h = QueueRequestHeader.from_ext(request.ext_fields)
+        h = QueueOffsetRequestHeader.from_ext(request.ext_fields)
         offset = int(self.broker.store.get_max_offset_in_queue(h.topic, h.queueId))
         return _ok(request, ext=OffsetResponseHeader(offset).to_ext())
 
     def get_min_offset(self, ctx: RemotingConnection, request: RemotingCommand) -> RemotingCommand:
         """GET_MIN_OFFSET (31): the queue's smallest logical offset still stored."""
-        h = QueueRequestHeader.from_ext(request.ext_fields)
+        h = QueueOffsetRequestHeader.from_ext(request.ext_fields)
         offset = int(self.broker.store.get_min_offset_in_queue(h.topic, h.queueId))
         return _ok(request, ext=OffsetResponseHeader(offset).to_ext())
 
@@ -519,7 +519,7 @@ class AdminProcessor:
         self, ctx: RemotingConnection, request: RemotingCommand
     ) -> RemotingCommand:
         """GET_EARLIEST_MSG_STORETIME (32): store time of the queue's first message."""
-        h = QueueRequestHeader.from_ext(request.ext_fields)
+        h = QueueOffsetRequestHeader.from_ext(request.ext_fields)
         ts = int(self.broker.store.get_earliest_message_time(h.topic, h.queueId))
         return _ok(request, ext=EarliestMsgStoretimeResponseHeader(ts).to_ext())
 

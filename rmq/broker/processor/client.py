@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rmq.broker.clients import ClientChannelInfo
-from rmq.broker.headers import UnregisterClientRequestHeader
 from rmq.broker.heartbeat import parse_heartbeat
 from rmq.broker.topics import PERM_READ, PERM_WRITE, retry_topic
+from rmq.headers import UnregisterClientRequestHeader
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rmq.broker.headers import PullMessageRequestHeader
 from rmq.broker.retryfilter import for_pull
 from rmq.broker.topics import PERM_READ
 from rmq.common.errors import (
@@ -23,6 +22,7 @@ from rmq.common.errors import (
     TopicNotExist,
 )
 from rmq.filter.tags import SubscriptionData, build_subscription
+from rmq.headers import PullMessageRequestHeader
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher

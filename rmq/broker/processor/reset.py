@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from twisted.logger import Logger
 
 from rmq.common import fastjson
 from rmq.common.errors import RMQError
+from rmq.headers import ResetOffsetRequestHeader
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
-from rmq.remoting.headers import CommandHeader
 
 if TYPE_CHECKING:
     from rmq.broker.controller import BrokerController
@@ -35,16 +34,6 @@ __all__ = [
 ]
 
 _log = Logger()
-
-
-@attrs.define(slots=True)
-class ResetOffsetRequestHeader(CommandHeader):
-    """Header of 222 (admin -> broker) and 220 (broker -> consumer)."""
-
-    topic: str
-    group: str
-    timestamp: int
-    isForce: bool = False
 
 
 def _mq(broker_name: str, topic: str, queue_id: int) -> fastjson.ObjectKey:

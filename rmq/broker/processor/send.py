@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
-from rmq.broker.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq.broker.topics import (
     DLQ_GROUP_TOPIC_PREFIX,
     NOT_ALLOWED_SEND_TOPICS,
@@ -36,6 +35,7 @@ from rmq.common.message import (
     decode_batch,
     join_properties,
 )
+from rmq.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher

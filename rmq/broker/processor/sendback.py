@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from twisted.internet.defer import Deferred
 
 from rmq.broker.requeue import PutOutcome, put
@@ -18,10 +17,10 @@ from rmq.broker.retry import DLQ_NUMS_PER_GROUP, plan_send_back
 from rmq.broker.topics import PERM_READ, PERM_WRITE, retry_topic
 from rmq.common.errors import NoPermission, RMQError, SubscriptionGroupNotExist
 from rmq.common.message import decode_message_ext
+from rmq.headers import ConsumerSendMsgBackRequestHeader
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
-from rmq.remoting.headers import CommandHeader
 
 if TYPE_CHECKING:
     from rmq.broker.controller import BrokerController
@@ -30,20 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["ConsumerSendMsgBackRequestHeader", "SendBackProcessor", "register"]
 
 _FAQ = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
-
-
-@attrs.define(slots=True)
-class ConsumerSendMsgBackRequestHeader(CommandHeader):
-    """CONSUMER_SEND_MSG_BACK header (REFERENCE §3.2); ``offset`` is a commit-log offset."""
-
-    offset: int
-    group: str
-    delayLevel: int = 0
-    originMsgId: str | None = None
-    originTopic: str | None = None
-    unitMode: bool = False
-    maxReconsumeTimes: int | None = None
-    bname: str | None = None
 
 
 class SendBackProcessor:

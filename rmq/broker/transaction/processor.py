@@ -8,44 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from twisted.internet.defer import Deferred
 
+from rmq.headers import EndTransactionRequestHeader
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
-from rmq.remoting.headers import CommandHeader
 
 if TYPE_CHECKING:
     from rmq.broker.controller import BrokerController
     from rmq.remoting.protocol import RemotingConnection
 
 __all__ = ["EndTransactionRequestHeader", "register"]
-
-
-@attrs.define(slots=True)
-class EndTransactionRequestHeader(CommandHeader):
-    """END_TRANSACTION header (REFERENCE §3.6)."""
-
-    producerGroup: str
-    tranStateTableOffset: int
-    commitLogOffset: int
-    commitOrRollback: int
-    msgId: str | None = None
-    fromTransactionCheck: bool = False
-    transactionId: str | None = None
-    bname: str | None = None
-
-
-@attrs.define(slots=True)
-class CheckTransactionStateRequestHeader(CommandHeader):
-    """CHECK_TRANSACTION_STATE header the broker sends (decoded by tests and clients)."""
-
-    tranStateTableOffset: int
-    commitLogOffset: int
-    msgId: str | None = None
-    transactionId: str | None = None
-    offsetMsgId: str | None = None
 
 
 def register(dispatcher: Dispatcher, broker: BrokerController) -> None:

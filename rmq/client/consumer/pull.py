@@ -6,7 +6,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.api import PULL_SUBSCRIPTION, PULL_SUSPEND
 from rmq.client.config import ClientConfig
 from rmq.client.instance import MQClientInstance

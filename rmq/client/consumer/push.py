@@ -17,7 +17,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rmq.client import headers as h
+from rmq import headers as h
 from rmq.client.api import PULL_COMMIT_OFFSET, PULL_SUBSCRIPTION, PULL_SUSPEND
 from rmq.client.config import ClientConfig
 from rmq.client.consumer.process_queue import ProcessQueue

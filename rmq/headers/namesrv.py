@@ -1,7 +1,7 @@
-"""Typed custom headers of the name-server request codes (REFERENCE §3.1).
+"""Headers of the name-server request codes (REFERENCE §3.1).
 
-Brokers and clients build the same classes to talk to the name server.
-"""
+Attribute names are the exact Java field names (the wire names) unless a field says
+otherwise; the broker, the client and the tools all use these classes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Custom headers of the broker codes the core processors serve (REFERENCE §3.2-§3.5)."""
+"""Headers of SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE and CONSUMER_SEND_MSG_BACK (§3.2).
+
+Attribute names are the exact Java field names (the wire names) unless a field says
+otherwise; the broker, the client and the tools all use these classes."""
 
 from __future__ import annotations
 
@@ -7,21 +10,16 @@ import attrs
 from rmq.remoting.headers import CommandHeader
 
 __all__ = [
-    "GetConsumerListByGroupRequestHeader",
-    "PullMessageRequestHeader",
-    "PullMessageResponseHeader",
-    "QueryConsumerOffsetRequestHeader",
+    "ConsumerSendMsgBackRequestHeader",
     "SendMessageRequestHeader",
     "SendMessageRequestHeaderV2",
     "SendMessageResponseHeader",
-    "UnregisterClientRequestHeader",
-    "UpdateConsumerOffsetRequestHeader",
 ]
 
 
-@attrs.define(slots=True)
+@attrs.define
 class SendMessageRequestHeader(CommandHeader):
-    """SEND_MESSAGE (10): long field names (C++ and non-Java clients)."""
+    """SEND_MESSAGE (10) long-name header."""
 
     producerGroup: str
     topic: str
@@ -36,6 +34,7 @@ class SendMessageRequestHeader(CommandHeader):
     unitMode: bool = False
     batch: bool = False
     maxReconsumeTimes: int | None = None
+    bname: str | None = None
 
 
 @attrs.define(slots=True)
@@ -58,59 +57,25 @@ class SendMessageRequestHeaderV2(CommandHeader):
     brokerName: str | None = attrs.field(default=None, metadata={"wire": "n"})
 
 
-@attrs.define(slots=True)
+@attrs.define
 class SendMessageResponseHeader(CommandHeader):
     msgId: str
     queueId: int
     queueOffset: int
     transactionId: str | None = None
+    MSG_REGION: str | None = None
+    TRACE_ON: str | None = None
 
 
 @attrs.define(slots=True)
-class PullMessageRequestHeader(CommandHeader):
-    consumerGroup: str
-    topic: str
-    queueId: int
-    queueOffset: int
-    maxMsgNums: int
-    sysFlag: int
-    commitOffset: int
-    suspendTimeoutMillis: int
-    subVersion: int = 0
-    subscription: str | None = None
-    expressionType: str | None = None
+class ConsumerSendMsgBackRequestHeader(CommandHeader):
+    """CONSUMER_SEND_MSG_BACK header (REFERENCE §3.2); ``offset`` is a commit-log offset."""
 
-
-@attrs.define(slots=True)
-class PullMessageResponseHeader(CommandHeader):
-    suggestWhichBrokerId: int
-    nextBeginOffset: int
-    minOffset: int
-    maxOffset: int
-
-
-@attrs.define(slots=True)
-class QueryConsumerOffsetRequestHeader(CommandHeader):
-    consumerGroup: str
-    topic: str
-    queueId: int
-
-
-@attrs.define(slots=True)
-class UpdateConsumerOffsetRequestHeader(CommandHeader):
-    consumerGroup: str
-    topic: str
-    queueId: int
-    commitOffset: int
-
-
-@attrs.define(slots=True)
-class UnregisterClientRequestHeader(CommandHeader):
-    clientID: str
-    producerGroup: str | None = None
-    consumerGroup: str | None = None
-
-
-@attrs.define(slots=True)
-class GetConsumerListByGroupRequestHeader(CommandHeader):
-    consumerGroup: str
+    offset: int
+    group: str
+    delayLevel: int = 0
+    originMsgId: str | None = None
+    originTopic: str | None = None
+    unitMode: bool = False
+    maxReconsumeTimes: int | None = None
+    bname: str | None = None
