@@ -20,13 +20,13 @@ from rmq.client.model import (
     PullStatus,
     SendResult,
     SendStatus,
-    SubscriptionData,
 )
 from rmq.common import fastjson
 from rmq.common import message as m
 from rmq.common.errors import BodyError, RemoteError
 from rmq.common.message import MessageExt
 from rmq.common.route import TopicRouteData
+from rmq.filter.tags import SubscriptionData, tag_matches
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.headers import CommandHeader
@@ -80,7 +80,7 @@ def decode_pull_messages(
         if msg.sys_flag & m.COMPRESSED_FLAG:
             flag = msg.sys_flag & ~(m.COMPRESSED_FLAG | m.COMPRESSION_TYPE_MASK)
             msg = _evolve(msg, body=m.decompress_body(msg.body, msg.sys_flag), sys_flag=flag)
-        if subscription is not None and not subscription.matches_tag(msg.tags):
+        if subscription is not None and not tag_matches(subscription, msg.tags):
             continue
         out.append(msg)
     return out
@@ -332,7 +332,7 @@ class MQClientAPI:
     ) -> Deferred[None]:
         """CHECK_CLIENT_CONFIG: does the broker accept this (SQL92) subscription?"""
         body = fastjson.dumpb(
-            {"clientId": client_id, "group": group, "subscriptionData": sub.to_obj()}
+            {"clientId": client_id, "group": group, "subscriptionData": sub.to_json()}
         )
         d = self.invoke(addr, RequestCode.CHECK_CLIENT_CONFIG, None, body, timeout)
         return d.addCallback(_ok)

@@ -154,7 +154,9 @@ class ConsumeFromWhere(enum.Enum):
     CONSUME_FROM_TIMESTAMP = "CONSUME_FROM_TIMESTAMP"
 
 
-class ExpressionType(enum.Enum):
+class ExpressionType(enum.StrEnum):
+    """Subscription expression types; the values are the wire strings."""
+
     TAG = "TAG"
     SQL92 = "SQL92"
 
@@ -165,51 +167,3 @@ class LocalTransactionState(enum.Enum):
     COMMIT_MESSAGE = m.TRANSACTION_COMMIT_TYPE
     ROLLBACK_MESSAGE = m.TRANSACTION_ROLLBACK_TYPE
     UNKNOW = m.TRANSACTION_NOT_TYPE
-
-
-@attrs.define
-class SubscriptionData:
-    """One subscription as the heartbeat carries it (tags parsed, Java hash codes computed)."""
-
-    topic: str
-    sub_string: str = SUB_ALL
-    expression_type: ExpressionType = ExpressionType.TAG
-    sub_version: int = 0
-    tags_set: list[str] = attrs.field(factory=list)
-    code_set: list[int] = attrs.field(factory=list)
-
-    @classmethod
-    def build(
-        cls,
-        topic: str,
-        expression: str | None,
-        sub_version: int,
-        expression_type: ExpressionType = ExpressionType.TAG,
-    ) -> SubscriptionData:
-        """Parse a tag expression (``a || b``; ``*`` or empty = all) or keep SQL text."""
-        expr = (expression or "").strip()
-        if expression_type is ExpressionType.SQL92:
-            return cls(topic, expr, expression_type, sub_version)
-        if not expr or expr == SUB_ALL:
-            return cls(topic, SUB_ALL, expression_type, sub_version)
-        tags = [t.strip() for t in expr.split("||") if t.strip()]
-        return cls(
-            topic, expr, expression_type, sub_version, tags, [m.tag_hash_code(t) for t in tags]
-        )
-
-    def matches_tag(self, tag: str | None) -> bool:
-        """Client-side tag re-filter (the broker filters by hash only)."""
-        if self.expression_type is not ExpressionType.TAG or not self.tags_set:
-            return True
-        return tag is not None and tag in self.tags_set
-
-    def to_obj(self) -> dict[str, Any]:
-        return {
-            "classFilterMode": False,
-            "codeSet": self.code_set,
-            "expressionType": self.expression_type.value,
-            "subString": self.sub_string,
-            "subVersion": self.sub_version,
-            "tagsSet": self.tags_set,
-            "topic": self.topic,
-        }

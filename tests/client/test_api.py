@@ -10,9 +10,10 @@ from zope.interface import implementer
 
 from rmq import headers as h
 from rmq.client.api import MQClientAPI
-from rmq.client.model import MessageQueue, PullStatus, SendStatus, SubscriptionData
+from rmq.client.model import MessageQueue, PullStatus, SendStatus
 from rmq.common import message as m
 from rmq.common.errors import RemoteError
+from rmq.filter.tags import build_subscription
 from rmq.remoting.codec import decode_frame, encode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.interfaces import IRemotingClient
@@ -76,7 +77,7 @@ class VectorTests(SynchronousTestCase):
     def test_pull_tag_refilter(self) -> None:
         """Tags are re-filtered on the client by exact string."""
         resp = frame("broker-pull_message-found-response-accepted-by-cpp.bin")
-        sub = SubscriptionData.build("CapTopic", "NoSuchTag", 0)
+        sub = build_subscription("CapTopic", "NoSuchTag", sub_version=0)
         r = self.successResultOf(
             MQClientAPI(Canned(resp)).pull_message("b:1", pull_header(), 3, sub)
         )

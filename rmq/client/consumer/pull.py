@@ -17,13 +17,13 @@ from rmq.client.model import (
     MessageModel,
     MessageQueue,
     PullResult,
-    SubscriptionData,
 )
 from rmq.client.offset_store import ReadOffsetType, RemoteBrokerOffsetStore
 from rmq.client.routes import subscribe_queues
 from rmq.common.errors import MQClientError
 from rmq.common.message import MessageExt
 from rmq.common.route import TopicRouteData
+from rmq.filter.tags import SubscriptionData, build_subscription
 
 BROKER_SUSPEND_MAX = 20.0  # DefaultMQPullConsumer's brokerSuspendMaxTimeMillis
 
@@ -62,7 +62,7 @@ class PullConsumer:
             "consumeType": ConsumeType.CONSUME_ACTIVELY.value,
             "groupName": self.group,
             "messageModel": MessageModel.CLUSTERING.value,
-            "subscriptionDataSet": [s.to_obj() for s in self._subs.values()],
+            "subscriptionDataSet": [s.to_json() for s in self._subs.values()],
             "unitMode": False,
         }
 
@@ -123,7 +123,7 @@ class PullConsumer:
             failed: Deferred[PullResult] = Deferred()
             failed.errback(MQClientError("offset must be >= 0"))
             return failed
-        sub = SubscriptionData.build(mq.topic, expression, 0, expression_type)
+        sub = build_subscription(mq.topic, expression, expression_type, 0)
         self._subs[mq.topic] = sub
         addr = self.instance.broker_addr(mq.broker_name)
         if addr is None:
@@ -155,7 +155,7 @@ class PullConsumer:
             suspendTimeoutMillis=int(BROKER_SUSPEND_MAX * 1000),
             subVersion=0,
             subscription=sub.sub_string,
-            expressionType=sub.expression_type.value,
+            expressionType=sub.expression_type,
             bname=mq.broker_name,
         )
         wait = max(timeout, BROKER_SUSPEND_MAX + 5) if block else timeout

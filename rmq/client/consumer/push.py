@@ -33,7 +33,6 @@ from rmq.client.model import (
     MessageQueue,
     PullResult,
     PullStatus,
-    SubscriptionData,
     retry_topic,
 )
 from rmq.client.offset_store import (
@@ -51,6 +50,7 @@ from rmq.common import message as m
 from rmq.common.errors import MQClientError
 from rmq.common.message import MessageExt
 from rmq.common.route import TopicRouteData
+from rmq.filter.tags import SubscriptionData, build_subscription
 
 _log = Logger()
 
@@ -164,8 +164,8 @@ class PushConsumer:
     ) -> None:
         """Subscribe to ``topic`` with a tag expression (``a || b``) or SQL92 text."""
         self._sub_version = max(self._sub_version + 1, int(self.reactor.seconds() * 1000))
-        self._subs[topic] = SubscriptionData.build(
-            topic, expression, self._sub_version, expression_type
+        self._subs[topic] = build_subscription(
+            topic, expression, expression_type, self._sub_version
         )
         if self._running:
             self._subscription_changed(topic)
@@ -200,8 +200,8 @@ class PushConsumer:
 
     async def _start(self) -> None:
         if self.clustering and retry_topic(self.group) not in self._subs:
-            self._subs[retry_topic(self.group)] = SubscriptionData.build(
-                retry_topic(self.group), "*", self._sub_version
+            self._subs[retry_topic(self.group)] = build_subscription(
+                retry_topic(self.group), "*", sub_version=self._sub_version
             )
         if self.clustering:
             self.offsets = RemoteBrokerOffsetStore(self.instance, self.group)
@@ -239,7 +239,7 @@ class PushConsumer:
 
     async def _check_sql_subscriptions(self) -> None:
         for sub in self._subs.values():
-            if sub.expression_type is not ExpressionType.SQL92:
+            if sub.expression_type != ExpressionType.SQL92:
                 continue
             addr = self.instance.any_broker_addr(sub.topic)
             if addr is not None:
@@ -287,7 +287,7 @@ class PushConsumer:
             "consumeType": ConsumeType.CONSUME_PASSIVELY.value,
             "groupName": self.group,
             "messageModel": self.config.message_model.value,
-            "subscriptionDataSet": [s.to_obj() for s in self._subs.values()],
+            "subscriptionDataSet": [s.to_json() for s in self._subs.values()],
             "unitMode": False,
         }
 
@@ -557,7 +557,7 @@ class PushConsumer:
             suspendTimeoutMillis=int(cfg.suspend_timeout * 1000),
             subVersion=sub.sub_version,
             subscription=sub.sub_string if post else None,
-            expressionType=sub.expression_type.value,
+            expressionType=sub.expression_type,
             bname=mq.broker_name,
         )
         d = self.instance.api.pull_message(addr, header, cfg.pull_timeout, sub)
@@ -767,7 +767,7 @@ class PushConsumer:
             "mqTable": mq_table,
             "properties": props,
             "statusTable": {},
-            "subscriptionSet": [s.to_obj() for s in self._subs.values()],
+            "subscriptionSet": [s.to_json() for s in self._subs.values()],
         }
 
     def consume_directly(
