@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -25,7 +24,7 @@ from rmq.broker.persist import (
     synchronous_runner,
 )
 from rmq.common.errors import ConfigError
-from rmq.common.route import DataVersion
+from rmq.common.route import DataVersion, TopicConfig
 
 if TYPE_CHECKING:
     from rmq.broker.config import BrokerConfig
@@ -122,53 +121,6 @@ def dlq_topic(group: str) -> str:
     return DLQ_GROUP_TOPIC_PREFIX + group
 
 
-@attrs.define
-class TopicConfig:
-    """One topic's configuration on this broker (Java TopicConfig)."""
-
-    topic_name: str
-    read_queue_nums: int = 16
-    write_queue_nums: int = 16
-    perm: int = PERM_READ | PERM_WRITE
-    topic_filter_type: str = "SINGLE_TAG"
-    topic_sys_flag: int = 0
-    order: bool = False
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The Java field names, as in topics.json and TopicConfigSerializeWrapper."""
-        return {
-            "order": self.order,
-            "perm": self.perm,
-            "readQueueNums": self.read_queue_nums,
-            "topicFilterType": self.topic_filter_type,
-            "topicName": self.topic_name,
-            "topicSysFlag": self.topic_sys_flag,
-            "writeQueueNums": self.write_queue_nums,
-        }
-
-    @classmethod
-    def from_json_dict(cls, d: Mapping[Any, Any], name: str | None = None) -> TopicConfig:
-        """Parse the Java form; ``name`` fills a missing topicName (the table key)."""
-        order = d.get("order", False)
-        return cls(
-            topic_name=str(d.get("topicName") or name or ""),
-            read_queue_nums=int(d.get("readQueueNums", 16)),
-            write_queue_nums=int(d.get("writeQueueNums", 16)),
-            perm=int(d.get("perm", PERM_READ | PERM_WRITE)),
-            topic_filter_type=str(d.get("topicFilterType") or "SINGLE_TAG"),
-            topic_sys_flag=int(d.get("topicSysFlag") or 0),
-            order=order if isinstance(order, bool) else str(order).lower() == "true",
-        )
-
-    @property
-    def readable(self) -> bool:
-        return bool(self.perm & PERM_READ)
-
-    @property
-    def writeable(self) -> bool:
-        return bool(self.perm & PERM_WRITE)
-
-
 TopicListener = Callable[[TopicConfig | None], None]
 
 
@@ -239,7 +191,7 @@ class TopicConfigManager:
             raise ConfigError(f"{self.path}: topicConfigTable is not an object")
         try:
             for name, raw in table.items():
-                tc = TopicConfig.from_json_dict(raw, str(name))
+                tc = TopicConfig.from_obj(raw, str(name))
                 self._table[tc.topic_name] = tc
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{self.path}: bad topic config: {exc}") from exc
@@ -251,7 +203,7 @@ class TopicConfigManager:
         """TopicConfigSerializeWrapper: ``{"topicConfigTable": {...}, "dataVersion": {...}}``."""
         return {
             "dataVersion": self.data_version.to_obj(),
-            "topicConfigTable": {n: tc.to_json_dict() for n, tc in self._table.items()},
+            "topicConfigTable": {n: tc.to_obj() for n, tc in self._table.items()},
         }
 
     def encode(self) -> bytes:

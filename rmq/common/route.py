@@ -272,35 +272,47 @@ class DataVersion(_Body):
 
 @attrs.define
 class TopicConfig(_Body):
-    """A broker's configuration of one topic."""
+    """A broker's configuration of one topic (topics.json, REGISTER_BROKER, admin bodies).
 
-    topicName: str
-    readQueueNums: int = 16
-    writeQueueNums: int = 16
+    Attributes are snake_case; the JSON keys are Java's (``topicName``, ``readQueueNums``...).
+    """
+
+    topic_name: str
+    read_queue_nums: int = 16
+    write_queue_nums: int = 16
     perm: int = PERM_READ | PERM_WRITE
-    topicFilterType: str = "SINGLE_TAG"
-    topicSysFlag: int = 0
+    topic_filter_type: str = "SINGLE_TAG"
+    topic_sys_flag: int = 0
     order: bool = False
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.perm & PERM_READ)
+
+    @property
+    def writeable(self) -> bool:
+        return bool(self.perm & PERM_WRITE)
 
     def to_obj(self) -> dict[str, Any]:
         return {
             "order": self.order,
             "perm": self.perm,
-            "readQueueNums": self.readQueueNums,
-            "topicFilterType": self.topicFilterType,
-            "topicName": self.topicName,
-            "topicSysFlag": self.topicSysFlag,
-            "writeQueueNums": self.writeQueueNums,
+            "readQueueNums": self.read_queue_nums,
+            "topicFilterType": self.topic_filter_type,
+            "topicName": self.topic_name,
+            "topicSysFlag": self.topic_sys_flag,
+            "writeQueueNums": self.write_queue_nums,
         }
 
     @classmethod
-    def from_obj(cls, obj: Mapping[Any, Any]) -> Self:
+    def from_obj(cls, obj: Mapping[Any, Any], name: str | None = None) -> Self:
+        """Parse Java's form; ``name`` (the table key) fills a missing topicName."""
         return cls(
-            _str(obj, "topicName"),
+            _str(obj, "topicName") or name or "",
             _int(obj, "readQueueNums", 16),
             _int(obj, "writeQueueNums", 16),
             _int(obj, "perm", PERM_READ | PERM_WRITE),
-            _str(obj, "topicFilterType", "SINGLE_TAG"),
+            _str(obj, "topicFilterType", "SINGLE_TAG") or "SINGLE_TAG",
             _int(obj, "topicSysFlag"),
             _bool(obj, "order"),
         )
@@ -308,8 +320,8 @@ class TopicConfig(_Body):
     def encode_compact(self) -> bytes:
         """The space-separated form used inside a compressed RegisterBrokerBody."""
         return (
-            f"{self.topicName} {self.readQueueNums} {self.writeQueueNums} "
-            f"{self.perm} {self.topicFilterType}"
+            f"{self.topic_name} {self.read_queue_nums} {self.write_queue_nums} "
+            f"{self.perm} {self.topic_filter_type}"
         ).encode()
 
     @classmethod
@@ -378,7 +390,7 @@ class RegisterBrokerBody(_Body):
         table: dict[str, TopicConfig] = {}
         for _ in range(reader.int32()):
             tc = TopicConfig.decode_compact(reader.chunk())
-            table[tc.topicName] = tc
+            table[tc.topic_name] = tc
         fsl = fastjson.loads(reader.chunk()) if reader.remaining() else []
         return cls(table, dv, [str(s) for s in fsl or []])
 
@@ -387,8 +399,8 @@ def _topic_table(raw: Mapping[Any, Any]) -> dict[str, TopicConfig]:
     table: dict[str, TopicConfig] = {}
     for name, cfg in raw.items():
         tc = TopicConfig.from_obj(cfg)
-        if not tc.topicName:
-            tc.topicName = str(name)
+        if not tc.topic_name:
+            tc.topic_name = str(name)
         table[str(name)] = tc
     return table
 

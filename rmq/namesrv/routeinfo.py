@@ -115,8 +115,10 @@ class RouteInfoTables:
         return live is None or live.data_version != data_version
 
     def _upsert_queue_data(self, broker_name: str, tc: TopicConfig) -> None:
-        qd = QueueData(broker_name, tc.readQueueNums, tc.writeQueueNums, tc.perm, tc.topicSysFlag)
-        self.topic_queue.setdefault(tc.topicName, {})[broker_name] = qd
+        qd = QueueData(
+            broker_name, tc.read_queue_nums, tc.write_queue_nums, tc.perm, tc.topic_sys_flag
+        )
+        self.topic_queue.setdefault(tc.topic_name, {})[broker_name] = qd
 
     def query_data_version(self, broker_addr: str, data_version: DataVersion, now: float) -> bool:
         """True when the broker's topics changed; otherwise refresh its live timestamp."""

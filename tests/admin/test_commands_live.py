@@ -179,12 +179,12 @@ class GroupCommandsTest(LiveCase):
 
         from rmq.admin.api import AdminAPI
         from rmq.admin.session import Session
-        from rmq.client.model import SubscriptionData
+        from rmq.filter.tags import build_subscription
 
         yield self.admin_json("updateTopic", "-c", CLUSTER, "-t", "AdmC")
         session = Session(reactor)
         api = AdminAPI(session.remoting, [self.namesrv])
-        sub = SubscriptionData.build("AdmC", "tagA", 1)
+        sub = build_subscription("AdmC", "tagA", sub_version=1)
         heartbeat = {
             "clientID": "127.0.0.1@test",
             "consumerDataSet": [
@@ -193,7 +193,7 @@ class GroupCommandsTest(LiveCase):
                     "consumeType": "CONSUME_PASSIVELY",
                     "messageModel": "CLUSTERING",
                     "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
-                    "subscriptionDataSet": [sub.to_obj()],
+                    "subscriptionDataSet": [sub.to_json()],
                     "unitMode": False,
                 }
             ],
@@ -364,14 +364,14 @@ class ResetOnlineTest(LiveCase):
 
         from rmq.admin.api import AdminAPI
         from rmq.admin.session import Session
-        from rmq.client.model import SubscriptionData
+        from rmq.filter.tags import build_subscription
 
         yield self.admin_json("updateTopic", "-c", CLUSTER, "-t", "AdmX", "-r", "1", "-w", "1")
         yield self.admin_json("sendMessage", "-t", "AdmX", "-p", "x1")
         yield self.admin_json("consumeMessage", "-t", "AdmX", "-g", "GX")
         session = Session(reactor)
         api = AdminAPI(session.remoting, [self.namesrv])
-        sub = SubscriptionData.build("AdmX", "*", 1)
+        sub = build_subscription("AdmX", "*", sub_version=1)
         heartbeat = {
             "clientID": "127.0.0.1@reset",
             "consumerDataSet": [
@@ -380,7 +380,7 @@ class ResetOnlineTest(LiveCase):
                     "consumeType": "CONSUME_PASSIVELY",
                     "messageModel": "CLUSTERING",
                     "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
-                    "subscriptionDataSet": [sub.to_obj()],
+                    "subscriptionDataSet": [sub.to_json()],
                     "unitMode": False,
                 }
             ],

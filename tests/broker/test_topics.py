@@ -26,13 +26,13 @@ def make(path: str, **config: object) -> tuple[TopicConfigManager, Clock]:
 
 class TopicConfigTests(SynchronousTestCase):
     def test_json_round_trip(self) -> None:
-        """to_json_dict uses Java names and from_json_dict reverses it."""
+        """to_obj uses Java names and from_obj reverses it."""
         tc = TopicConfig("T", 4, 2, 6, "MULTI_TAG", 1, True)
-        d = tc.to_json_dict()
+        d = tc.to_obj()
         self.assertEqual(d["topicName"], "T")
         self.assertEqual(d["readQueueNums"], 4)
         self.assertEqual(d["writeQueueNums"], 2)
-        self.assertEqual(TopicConfig.from_json_dict(d), tc)
+        self.assertEqual(TopicConfig.from_obj(d), tc)
 
     def test_validate_topic(self) -> None:
         """Blank, illegal characters and over-long names get RocketMQ's remarks."""

@@ -132,7 +132,7 @@ class RegisterBrokerBodyTests(SynchronousTestCase):
         """A pre-3.0.11 body (bare wrapper) is read too."""
         raw = b'{"dataVersion":{"counter":1,"timestamp":2},"topicConfigTable":{"T":{"perm":6}}}'
         body = RegisterBrokerBody.from_json(raw)
-        self.assertEqual(body.topicConfigTable["T"].topicName, "T")
+        self.assertEqual(body.topicConfigTable["T"].topic_name, "T")
 
     def test_compressed_round_trip(self) -> None:
         """The compressed form round-trips (sys flag and order are not carried)."""

@@ -12,7 +12,7 @@ DV1 = DataVersion(1, 1)
 
 
 def _topics(*names: str, flag: int = 0) -> dict[str, TopicConfig]:
-    return {n: TopicConfig(n, 4, 4, 6, topicSysFlag=flag) for n in names}
+    return {n: TopicConfig(n, 4, 4, 6, topic_sys_flag=flag) for n in names}
 
 
 def _register(
