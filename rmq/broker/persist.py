@@ -13,25 +13,31 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from rmq.common import fastjson
 from rmq.common.errors import ConfigError
+from rmq.common.route import DataVersion
 
 __all__ = [
     "JsonFilePersister",
     "Runner",
+    "VersionedConfigTable",
     "read_config_file",
     "synchronous_runner",
     "thread_runner",
     "write_config_file",
 ]
+
+T = TypeVar("T")
+_log = Logger()
 
 Runner = Callable[[Callable[[], None]], Deferred[None]]
 """Runs a blocking function off the reactor thread and fires when it is done."""
@@ -165,3 +171,69 @@ class JsonFilePersister:
                 d.errback(result)
             else:
                 d.callback(None)
+
+
+class VersionedConfigTable(Generic[T]):
+    """A broker config table persisted as ``{"<table_key>": {name: item}, "dataVersion": ...}``.
+
+    The shape shared by topics.json and subscriptionGroup.json: loading (stored entries
+    override built-ins), the wrapper body the admin and registration codes send, and a
+    DataVersion bumped and persisted on every change. Subclasses say how items convert.
+    """
+
+    table_key: ClassVar[str]
+    what: ClassVar[str]
+
+    def __init__(self, path: str, clock: IReactorTime, runner: Runner) -> None:
+        self.path = path
+        self.clock = clock
+        self.data_version = DataVersion(self._now_ms(), 0)
+        self._table: dict[str, T] = {}
+        self._persister = JsonFilePersister(path, self.encode, runner)
+
+    def _now_ms(self) -> int:
+        return int(self.clock.seconds() * 1000)
+
+    def item_from_obj(self, obj: Mapping[Any, Any], name: str) -> tuple[str, T]:
+        raise NotImplementedError
+
+    def item_to_obj(self, item: T) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Read the file (or its .bak); stored entries override the built-in ones."""
+        obj = load_json_file(self.path)
+        if obj is None:
+            return
+        table = obj.get(self.table_key) or {}
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{self.path}: {self.table_key} is not an object")
+        try:
+            for name, raw in table.items():
+                key, item = self.item_from_obj(raw, str(name))
+                self._table[key] = item
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{self.path}: bad {self.what}: {exc}") from exc
+        version = obj.get("dataVersion")
+        if isinstance(version, Mapping):
+            self.data_version = DataVersion.from_obj(version)
+
+    def wrapper_json_dict(self) -> dict[str, Any]:
+        """The wrapper body: ``{"<table_key>": {...}, "dataVersion": {...}}``."""
+        return {
+            "dataVersion": self.data_version.to_obj(),
+            self.table_key: {n: self.item_to_obj(i) for n, i in self._table.items()},
+        }
+
+    def encode(self) -> bytes:
+        """The file content for the current table."""
+        return pretty_json(self.wrapper_json_dict())
+
+    def persist(self) -> Deferred[None]:
+        """Write the file in the background; fires when the current state is on disk."""
+        return self._persister.persist()
+
+    def _bump(self) -> None:
+        """Record a change: new DataVersion, persisted in the background."""
+        self.data_version = self.data_version.next_version(self._now_ms())
+        self.persist().addErrback(lambda f: _log.failure("persisting {p} failed", f, p=self.path))

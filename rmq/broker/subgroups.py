@@ -12,19 +12,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from rmq.broker.persist import (
-    JsonFilePersister,
     Runner,
-    load_json_file,
-    pretty_json,
+    VersionedConfigTable,
     synchronous_runner,
 )
-from rmq.common.errors import ConfigError
-from rmq.common.route import DataVersion
 
 if TYPE_CHECKING:
     from rmq.broker.config import BrokerConfig
@@ -120,8 +115,11 @@ def is_legal_group(group: str) -> bool:
     return 0 < len(group) <= GROUP_MAX_LENGTH and bool(_LEGAL.match(group))
 
 
-class SubscriptionGroupManager:
+class SubscriptionGroupManager(VersionedConfigTable[SubscriptionGroupConfig]):
     """All consumer-group configs of this broker, persisted to ``path``."""
+
+    table_key = "subscriptionGroupTable"
+    what = "subscription group config"
 
     def __init__(
         self,
@@ -130,56 +128,25 @@ class SubscriptionGroupManager:
         clock: IReactorTime,
         runner: Runner = synchronous_runner,
     ) -> None:
-        self.path = path
+        super().__init__(path, clock, runner)
         self.config = config
-        self.clock = clock
-        self.data_version = DataVersion(self._now_ms(), 0)
-        self._table: dict[str, SubscriptionGroupConfig] = {}
-        self._persister = JsonFilePersister(path, self.encode, runner)
         for group in BUILTIN_GROUPS:
             broadcast = group in (ONS_HTTP_PROXY_GROUP, ONSAPI_PULL_GROUP)
             self._table[group] = SubscriptionGroupConfig(group, consume_broadcast_enable=broadcast)
 
-    def _now_ms(self) -> int:
-        return int(self.clock.seconds() * 1000)
-
     # --- persistence -------------------------------------------------------------
 
-    def load(self) -> None:
-        """Read subscriptionGroup.json (or its .bak); stored configs override the built-ins."""
-        obj = load_json_file(self.path)
-        if obj is None:
-            return
-        table = obj.get("subscriptionGroupTable") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{self.path}: subscriptionGroupTable is not an object")
-        try:
-            for name, raw in table.items():
-                cfg = SubscriptionGroupConfig.from_json_dict(raw, str(name))
-                self._table[cfg.group_name] = cfg
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"{self.path}: bad subscription group config: {exc}") from exc
-        version = obj.get("dataVersion")
-        if isinstance(version, Mapping):
-            self.data_version = DataVersion.from_obj(version)
+    def item_from_obj(
+        self, obj: Mapping[Any, Any], name: str
+    ) -> tuple[str, SubscriptionGroupConfig]:
+        cfg = SubscriptionGroupConfig.from_json_dict(obj, name)
+        return cfg.group_name, cfg
 
-    def wrapper_json_dict(self) -> dict[str, Any]:
-        """SubscriptionGroupWrapper: ``{"subscriptionGroupTable": {...}, "dataVersion": ...}``."""
-        return {
-            "dataVersion": self.data_version.to_obj(),
-            "subscriptionGroupTable": {g: c.to_json_dict() for g, c in self._table.items()},
-        }
-
-    def encode(self) -> bytes:
-        return pretty_json(self.wrapper_json_dict())
-
-    def persist(self) -> Deferred[None]:
-        """Write the file in the background; fires when the current state is on disk."""
-        return self._persister.persist()
+    def item_to_obj(self, item: SubscriptionGroupConfig) -> dict[str, Any]:
+        return item.to_json_dict()
 
     def _changed(self) -> None:
-        self.data_version = self.data_version.next_version(self._now_ms())
-        self.persist().addErrback(lambda f: _log.failure("persisting {p} failed", f, p=self.path))
+        self._bump()
 
     # --- queries and changes ---------------------------------------------------------
 

@@ -12,19 +12,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from rmq.broker.persist import (
-    JsonFilePersister,
     Runner,
-    load_json_file,
-    pretty_json,
+    VersionedConfigTable,
     synchronous_runner,
 )
-from rmq.common.errors import ConfigError
-from rmq.common.route import DataVersion, TopicConfig
+from rmq.common.route import TopicConfig
 
 if TYPE_CHECKING:
     from rmq.broker.config import BrokerConfig
@@ -124,8 +120,11 @@ def dlq_topic(group: str) -> str:
 TopicListener = Callable[[TopicConfig | None], None]
 
 
-class TopicConfigManager:
+class TopicConfigManager(VersionedConfigTable[TopicConfig]):
     """All topic configs of this broker, persisted to ``path`` (topics.json)."""
+
+    table_key = "topicConfigTable"
+    what = "topic config"
 
     def __init__(
         self,
@@ -134,18 +133,11 @@ class TopicConfigManager:
         clock: IReactorTime,
         runner: Runner = synchronous_runner,
     ) -> None:
-        self.path = path
+        super().__init__(path, clock, runner)
         self.config = config
-        self.clock = clock
-        self.data_version = DataVersion(self._now_ms(), 0)
-        self._table: dict[str, TopicConfig] = {}
         self._listeners: list[TopicListener] = []
-        self._persister = JsonFilePersister(path, self.encode, runner)
         self.system_topics: set[str] = set(SYSTEM_TOPICS)
         self._add_builtin_topics()
-
-    def _now_ms(self) -> int:
-        return int(self.clock.seconds() * 1000)
 
     def _builtin(self, name: str, queues: int | None = None, perm: int | None = None) -> None:
         tc = TopicConfig(name)
@@ -181,42 +173,15 @@ class TopicConfigManager:
 
     # --- persistence -------------------------------------------------------------
 
-    def load(self) -> None:
-        """Read topics.json (or its .bak); stored configs override the built-in ones."""
-        obj = load_json_file(self.path)
-        if obj is None:
-            return
-        table = obj.get("topicConfigTable") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{self.path}: topicConfigTable is not an object")
-        try:
-            for name, raw in table.items():
-                tc = TopicConfig.from_obj(raw, str(name))
-                self._table[tc.topic_name] = tc
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"{self.path}: bad topic config: {exc}") from exc
-        version = obj.get("dataVersion")
-        if isinstance(version, Mapping):
-            self.data_version = DataVersion.from_obj(version)
+    def item_from_obj(self, obj: Mapping[Any, Any], name: str) -> tuple[str, TopicConfig]:
+        tc = TopicConfig.from_obj(obj, name)
+        return tc.topic_name, tc
 
-    def wrapper_json_dict(self) -> dict[str, Any]:
-        """TopicConfigSerializeWrapper: ``{"topicConfigTable": {...}, "dataVersion": {...}}``."""
-        return {
-            "dataVersion": self.data_version.to_obj(),
-            "topicConfigTable": {n: tc.to_obj() for n, tc in self._table.items()},
-        }
-
-    def encode(self) -> bytes:
-        """The topics.json content for the current table."""
-        return pretty_json(self.wrapper_json_dict())
-
-    def persist(self) -> Deferred[None]:
-        """Write topics.json in the background; fires when the current state is on disk."""
-        return self._persister.persist()
+    def item_to_obj(self, item: TopicConfig) -> dict[str, Any]:
+        return item.to_obj()
 
     def _changed(self, tc: TopicConfig | None) -> None:
-        self.data_version = self.data_version.next_version(self._now_ms())
-        self.persist().addErrback(lambda f: _log.failure("persisting {p} failed", f, p=self.path))
+        self._bump()
         for listener in list(self._listeners):
             try:
                 listener(tc)
@@ -328,5 +293,5 @@ class TopicConfigManager:
                 tc.order = want
                 changed = True
         if changed:
-            self.data_version = self.data_version.next_version(self._now_ms())
+            self._bump()
             self.persist().addErrback(lambda f: _log.failure("persisting failed", f))
