@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import yaml
 
+from rmq.common.config import load_yaml_mapping, parse_config_values
 from rmq.common.errors import ConfigError
 from rmq.store.config import StoreConfig
 
@@ -99,16 +99,7 @@ class BrokerConfig:
 
     def update(self, values: Mapping[str, Any], source: str = "config") -> None:
         """Validate every entry, then apply them all (all-or-nothing)."""
-        names = self.camel_names()
-        fields = attrs.fields_dict(type(self))
-        parsed: dict[str, Any] = {}
-        for key, raw in values.items():
-            name = names.get(key) or (key if key in fields else None)
-            if name is None:
-                raise ConfigError(f"{source}: unknown broker config key {key!r}")
-            default = fields[name].default
-            kind = str if isinstance(default, attrs.Factory) else type(default)  # type: ignore[arg-type]
-            parsed[name] = _convert(source, key, raw, kind)
+        parsed = parse_config_values(type(self), values, source, self.camel_names())
         for name, value in parsed.items():
             setattr(self, name, value)
         self.validate()
@@ -143,27 +134,6 @@ class BrokerConfig:
         return out
 
 
-def _convert(source: str, key: str, raw: Any, kind: type) -> Any:
-    """Convert a broker.conf string or YAML scalar to the field's type."""
-    try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in ("true", "false"):
-                return text == "true"
-            raise ValueError(raw)
-        if kind is int:
-            if isinstance(raw, bool):
-                raise ValueError(raw)
-            return int(str(raw).strip())
-        if raw is None:
-            raise ValueError(raw)
-        return str(raw).strip()
-    except ValueError:
-        raise ConfigError(f"{source}: bad value {raw!r} for broker config key {key!r}") from None
-
-
 def split_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split camelCase keys into (broker keys, store keys); unknown keys stay with the broker."""
     store_keys = set(StoreConfig.camel_names())
@@ -178,20 +148,7 @@ def load_broker_config(
     yaml_path: str | None, overrides: Mapping[str, Any] | None = None
 ) -> tuple[BrokerConfig, StoreConfig]:
     """Read the YAML file (if any), apply overrides, and build both configs."""
-    values: dict[str, Any] = {}
-    if yaml_path:
-        try:
-            with open(yaml_path, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f)
-        except OSError as e:
-            raise ConfigError(f"cannot read broker config {yaml_path}: {e}") from e
-        except yaml.YAMLError as e:
-            raise ConfigError(f"broker config {yaml_path} is not valid YAML: {e}") from e
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"broker config {yaml_path} must be a mapping of broker.conf keys")
-        values.update(loaded)
+    values: dict[str, Any] = load_yaml_mapping(yaml_path, "broker config") if yaml_path else {}
     values.update(overrides or {})
     broker_values, store_values = split_config(values)
     source = yaml_path or "config"

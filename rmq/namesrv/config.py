@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import yaml
 
+from rmq.common.config import load_yaml_mapping, parse_config_values
 from rmq.common.errors import ConfigError, NoPermission
 
 __all__ = ["NamesrvConfig", "load_config", "parse_properties"]
@@ -57,12 +57,12 @@ class NamesrvConfig:
 
     def update(self, values: Mapping[str, Any], source: str = "config") -> None:
         """Validate every entry first, then apply them all (all-or-nothing)."""
-        fields = attrs.fields_dict(type(self))
-        parsed: dict[str, Any] = {}
-        for key, raw in values.items():
-            if key not in fields:
-                raise ConfigError(f"{source}: unknown key '{key}'")
-            parsed[key] = _coerce(key, fields[key].type, raw, source)
+        parsed = parse_config_values(type(self), values, source)
+        for key, value in parsed.items():
+            _check(source, key, value)
+        for key in ("kvConfigPath", "configStorePath"):
+            if key in parsed:
+                parsed[key] = os.path.expanduser(parsed[key])
         for key, value in parsed.items():
             setattr(self, key, value)
 
@@ -88,56 +88,22 @@ class NamesrvConfig:
         return "\n".join(lines) + "\n"
 
 
-def _coerce(key: str, tp: Any, raw: Any, source: str) -> Any:
-    def bad(expected: str) -> ConfigError:
-        return ConfigError(f"{source}: key '{key}' must be {expected}, got {raw!r}")
-
-    if tp in (bool, "bool"):
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-            return raw.strip().lower() == "true"
-        raise bad("true or false")
-    if tp in (int, "int"):
-        if isinstance(raw, bool):
-            raise bad("an integer")
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, str):
-            try:
-                value = int(raw.strip())
-            except ValueError:
-                raise bad("an integer") from None
-        else:
-            raise bad("an integer")
-        if key == "listenPort" and not 0 <= value <= 65535:
-            raise bad("a port number (0-65535)")
-        if key != "listenPort" and value <= 0:
-            raise bad("a positive integer")
-        return value
-    if not isinstance(raw, str):
-        raise bad("a string")
-    if key in ("kvConfigPath", "configStorePath"):
-        return os.path.expanduser(raw)
-    return raw
+def _check(source: str, key: str, value: Any) -> None:
+    """Ranges the name server needs: a port number, other numbers positive."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return
+    if key == "listenPort" and not 0 <= value <= 65535:
+        raise ConfigError(f"{source}: key {key!r} must be a port number (0-65535), got {value}")
+    if key != "listenPort" and value <= 0:
+        raise ConfigError(f"{source}: key {key!r} must be a positive integer, got {value}")
 
 
 def load_config(path: str | None) -> NamesrvConfig:
     """The configuration in YAML file ``path`` (defaults when None)."""
     if path is None:
         return NamesrvConfig()
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: top level must be a mapping of key: value")
-    return NamesrvConfig.from_mapping({str(k): v for k, v in data.items()}, path)
+    data = load_yaml_mapping(path, "name-server config")
+    return NamesrvConfig.from_mapping(data, path)
 
 
 def parse_properties(text: str) -> dict[str, str]:

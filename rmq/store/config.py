@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from rmq.common.config import parse_config_values
 from rmq.common.errors import ConfigError
 
 ASYNC_FLUSH = "ASYNC_FLUSH"
@@ -121,15 +122,7 @@ class StoreConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> StoreConfig:
         """Build from camelCase (or snake_case) keys; ConfigError names a bad key or value."""
-        names = cls.camel_names()
-        fields = {a.name: a for a in attrs.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, raw in values.items():
-            name = names.get(key) or (key if key in fields else None)
-            if name is None:
-                raise ConfigError(f"unknown store config key {key!r}")
-            default = fields[name].default
-            kwargs[name] = _convert(key, raw, type(default))
+        kwargs = parse_config_values(cls, values, "store config", cls.camel_names())
         try:
             config = cls(**kwargs)
         except (TypeError, ValueError) as e:
@@ -169,24 +162,3 @@ class StoreConfig:
             raise ConfigError(
                 f"deleteWhen must be hours 0..23 separated by ';', not {self.delete_when!r}"
             )
-
-
-def _convert(key: str, raw: Any, kind: type) -> Any:
-    """Convert a broker.conf string or YAML scalar to the field's type."""
-    try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in ("true", "false"):
-                return text == "true"
-            raise ValueError(raw)
-        if kind is int:
-            if isinstance(raw, bool):
-                raise ValueError(raw)
-            return int(str(raw).strip())
-        if kind is float:
-            return float(str(raw).strip())
-        return str(raw).strip()
-    except ValueError as e:
-        raise ConfigError(f"bad value {raw!r} for store config key {key!r}") from e
