@@ -8,7 +8,7 @@ hash codes when the client left them out).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -82,14 +82,7 @@ class HeartbeatData:
 
 def parse_heartbeat(body: bytes | None) -> HeartbeatData:
     """Decode a HEART_BEAT body (either enum encoding); BodyError when it is malformed."""
-    if not body:
-        raise BodyError("HEART_BEAT without body")
-    try:
-        obj = fastjson.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BodyError(f"HEART_BEAT body is not JSON: {exc}") from exc
-    if not isinstance(obj, Mapping):
-        raise BodyError("HEART_BEAT body must be an object")
+    obj = fastjson.load_object(body, "HEART_BEAT")
     client_id = obj.get("clientID")
     if not isinstance(client_id, str) or not client_id:
         raise BodyError("HEART_BEAT body without 'clientID'")

@@ -158,6 +158,21 @@ def loads(text: str | bytes) -> Value:
     return value
 
 
+def load_object(data: bytes | str | None, what: str) -> Mapping[Any, Value]:
+    """A request body that must be one JSON object; BodyError (code 1) naming ``what``."""
+    from rmq.common.errors import BodyError
+
+    if not data:
+        raise BodyError(f"{what} has no body")
+    try:
+        value = loads(data)
+    except (JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BodyError(f"{what} body is not JSON: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise BodyError(f"{what} body must be a JSON object")
+    return value
+
+
 class _Parser:
     """Recursive-descent reader for the fastjson dialect; only used when json.loads fails."""
 

@@ -44,13 +44,7 @@ TOPIC_SYS_FLAG_UNIT_SUB = 0x2
 def _obj(data: bytes | str | Mapping[Any, Any]) -> Mapping[Any, Any]:
     if isinstance(data, Mapping):
         return data
-    try:
-        value = fastjson.loads(data)
-    except (fastjson.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BodyError(f"body is not JSON: {exc}") from exc
-    if not isinstance(value, Mapping):
-        raise BodyError("body is not a JSON object")
-    return value
+    return fastjson.load_object(data, "request")
 
 
 def _int(obj: Mapping[Any, Any], key: str, default: int = 0) -> int:

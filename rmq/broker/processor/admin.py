@@ -300,12 +300,7 @@ class AdminProcessor:
         """UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200): body is a SubscriptionGroupConfig."""
         if self._is_slave():
             return _error(request, SLAVE_REMARK)
-        try:
-            obj = fastjson.loads(request.body or b"")
-        except (fastjson.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BodyError(f"subscription group body is not JSON: {exc}") from exc
-        if not isinstance(obj, Mapping):
-            raise BodyError("subscription group body is not a JSON object")
+        obj = fastjson.load_object(request.body, "subscription group")
         try:
             cfg = SubscriptionGroupConfig.from_json_dict(obj)
         except (TypeError, ValueError) as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rmq.common import fastjson
-from rmq.common.errors import BodyError, RMQError, SubscriptionParseFailed
+from rmq.common.errors import RMQError, SubscriptionParseFailed
 from rmq.filter.sql92 import compile_sql92
 from rmq.filter.tags import SQL92, SubscriptionData, is_tag_type
 from rmq.remoting.codes import RequestCode
@@ -39,12 +39,7 @@ def check_subscription(sub: SubscriptionData, enable_property_filter: bool) -> N
 def _decode(body: bytes | None) -> SubscriptionData | None:
     if not body:
         return None
-    try:
-        obj = fastjson.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BodyError(f"CHECK_CLIENT_CONFIG body is not JSON: {e}") from None
-    if not isinstance(obj, dict):
-        raise BodyError("CHECK_CLIENT_CONFIG body must be a JSON object")
+    obj = fastjson.load_object(body, "CHECK_CLIENT_CONFIG")
     raw = obj.get("subscriptionData")
     return None if raw is None else SubscriptionData.from_json(raw)
 

@@ -36,14 +36,7 @@ class LockBatchBody:
     @classmethod
     def decode(cls, body: bytes | None) -> LockBatchBody:
         """Parse a request body; raises BodyError (SYSTEM_ERROR) naming what is wrong."""
-        if not body:
-            raise BodyError("lock/unlock request has no body")
-        try:
-            obj = fastjson.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise BodyError(f"lock/unlock body is not JSON: {e}") from None
-        if not isinstance(obj, dict):
-            raise BodyError("lock/unlock body must be a JSON object")
+        obj = fastjson.load_object(body, "lock/unlock request")
         client_id, group = obj.get("clientId"), obj.get("consumerGroup")
         if not isinstance(client_id, str) or not client_id:
             raise BodyError("lock/unlock body has no clientId")
