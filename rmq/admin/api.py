@@ -15,10 +15,11 @@ import attrs
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.python.failure import Failure
 
-from rmq.client.api import MQClientAPI
+from rmq.client.api import MQClientAPI, check_response, json_body
 from rmq.client.model import MessageQueue
 from rmq.common import fastjson
-from rmq.common.errors import BodyError, MQClientError, RemoteError, RemotingConnectError
+from rmq.common.config import format_properties, parse_properties
+from rmq.common.errors import BodyError, MQClientError, RemotingConnectError
 from rmq.common.message import MessageExt, decode_offset_msg_id
 from rmq.common.route import ClusterInfo, KVTable, TopicList, TopicRouteData
 from rmq.headers import (
@@ -58,6 +59,16 @@ T = TypeVar("T")
 MASTER_ID = 0
 
 
+def _json_of(resp: RemotingCommand) -> Any:
+    """A SUCCESS answer's JSON body."""
+    return json_body(check_response(resp))
+
+
+def _properties_of(resp: RemotingCommand) -> dict[str, str]:
+    """A SUCCESS answer's properties-text body."""
+    return parse_properties((check_response(resp).body or b"").decode("utf-8"))
+
+
 @attrs.frozen
 class TopicOffset:
     """One queue of GET_TOPIC_STATS_INFO."""
@@ -95,39 +106,6 @@ class ConsumerConnection:
     consume_type: str
     message_model: str
     consume_from_where: str
-
-
-def format_properties(props: Mapping[str, str]) -> str:
-    """Java ``properties2String``: one ``key=value`` line per entry."""
-    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
-
-
-def parse_properties(text: str) -> dict[str, str]:
-    """``key=value`` lines (``#`` comments and blank lines skipped) into a dict."""
-    out: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#!":
-            continue
-        key, _, value = line.partition("=")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def _check(resp: RemotingCommand) -> RemotingCommand:
-    if resp.code != ResponseCode.SUCCESS:
-        raise RemoteError(resp.code, resp.remark or "")
-    return resp
-
-
-def _json(resp: RemotingCommand) -> Any:
-    _check(resp)
-    if not resp.body:
-        raise BodyError(f"answer has no body (code {resp.code})")
-    try:
-        return fastjson.loads(resp.body)
-    except (fastjson.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BodyError(f"answer body is not JSON: {exc}") from exc
 
 
 def _mq(key: Any) -> MessageQueue:
@@ -205,7 +183,9 @@ class AdminAPI:
     ) -> Deferred[None]:
         """Send to every name server (writes must reach all of them)."""
         ds = [
-            self.invoke(a, code, header, body).addCallback(_check).addCallback(lambda _: None)
+            self.invoke(a, code, header, body)
+            .addCallback(check_response)
+            .addCallback(lambda _: None)
             for a in self.namesrv
         ]
         return gatherResults(ds, consumeErrors=True).addCallbacks(lambda _: None, _first_error)
@@ -215,7 +195,7 @@ class AdminAPI:
     def cluster_info(self) -> Deferred[ClusterInfo]:
         """GET_BROKER_CLUSTER_INFO."""
         return self._ns(
-            RequestCode.GET_BROKER_CLUSTER_INFO, None, lambda r: ClusterInfo.from_json(_json(r))
+            RequestCode.GET_BROKER_CLUSTER_INFO, None, lambda r: ClusterInfo.from_json(_json_of(r))
         )
 
     def topic_list(self) -> Deferred[TopicList]:
@@ -223,7 +203,7 @@ class AdminAPI:
         return self._ns(
             RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
             None,
-            lambda r: TopicList.from_json(_json(r)),
+            lambda r: TopicList.from_json(_json_of(r)),
         )
 
     def topic_route(self, topic: str) -> Deferred[TopicRouteData]:
@@ -231,7 +211,7 @@ class AdminAPI:
         return self._ns(
             RequestCode.GET_ROUTEINFO_BY_TOPIC,
             GetRouteInfoRequestHeader(topic),
-            lambda r: TopicRouteData.from_json(_json(r)),
+            lambda r: TopicRouteData.from_json(_json_of(r)),
         )
 
     def delete_topic_in_namesrv(self, topic: str, cluster: str | None = None) -> Deferred[None]:
@@ -246,7 +226,9 @@ class AdminAPI:
         )
         return d.addCallback(
             lambda r: (
-                WipeWritePermOfBrokerResponseHeader.from_ext(_check(r).ext_fields).wipeTopicCount
+                WipeWritePermOfBrokerResponseHeader.from_ext(
+                    check_response(r).ext_fields
+                ).wipeTopicCount
             )
         )
 
@@ -257,7 +239,9 @@ class AdminAPI:
         )
         return d.addCallback(
             lambda r: (
-                AddWritePermOfBrokerResponseHeader.from_ext(_check(r).ext_fields).addTopicCount
+                AddWritePermOfBrokerResponseHeader.from_ext(
+                    check_response(r).ext_fields
+                ).addTopicCount
             )
         )
 
@@ -277,7 +261,7 @@ class AdminAPI:
         def done(r: RemotingCommand) -> str | None:
             if r.code == ResponseCode.QUERY_NOT_FOUND:
                 return None
-            return GetKVConfigResponseHeader.from_ext(_check(r).ext_fields).value
+            return GetKVConfigResponseHeader.from_ext(check_response(r).ext_fields).value
 
         header = GetKVConfigRequestHeader(namespace, key)
         return self._ns(RequestCode.GET_KV_CONFIG, header, done)
@@ -288,7 +272,7 @@ class AdminAPI:
         def done(r: RemotingCommand) -> dict[str, str]:
             if r.code == ResponseCode.QUERY_NOT_FOUND:
                 return {}
-            return KVTable.from_json(_json(r)).table
+            return KVTable.from_json(_json_of(r)).table
 
         header = GetKVListByNamespaceRequestHeader(namespace)
         return self._ns(RequestCode.GET_KVLIST_BY_NAMESPACE, header, done)
@@ -296,7 +280,9 @@ class AdminAPI:
     def get_namesrv_config(self, namesrv: str) -> Deferred[dict[str, str]]:
         """GET_NAMESRV_CONFIG of one name server, as a properties dict."""
         d = self.invoke(namesrv, RequestCode.GET_NAMESRV_CONFIG)
-        return d.addCallback(lambda r: parse_properties((_check(r).body or b"").decode("utf-8")))
+        return d.addCallback(
+            lambda r: parse_properties((check_response(r).body or b"").decode("utf-8"))
+        )
 
     def update_namesrv_config(self, props: Mapping[str, str]) -> Deferred[None]:
         """UPDATE_NAMESRV_CONFIG on every name server."""
@@ -377,7 +363,7 @@ class AdminAPI:
         """GET_TOPIC_STATS_INFO: min/max offset and last store time per queue."""
 
         def done(r: RemotingCommand) -> dict[MessageQueue, TopicOffset]:
-            table = _json(r).get("offsetTable") or {}
+            table = _json_of(r).get("offsetTable") or {}
             return {
                 _mq(k): TopicOffset(
                     int(v.get("minOffset", 0)),
@@ -393,19 +379,21 @@ class AdminAPI:
     def all_topic_config(self, addr: str) -> Deferred[dict[str, dict[str, Any]]]:
         """GET_ALL_TOPIC_CONFIG: topic -> config object."""
         d = self.invoke(addr, RequestCode.GET_ALL_TOPIC_CONFIG)
-        return d.addCallback(lambda r: dict(_json(r).get("topicConfigTable") or {}))
+        return d.addCallback(lambda r: dict(_json_of(r).get("topicConfigTable") or {}))
 
     # --- broker: config and status ----------------------------------------------------
 
     def broker_runtime_info(self, addr: str) -> Deferred[dict[str, str]]:
         """GET_BROKER_RUNTIME_INFO as a dict of strings."""
         d = self.invoke(addr, RequestCode.GET_BROKER_RUNTIME_INFO)
-        return d.addCallback(lambda r: KVTable.from_json(_json(r)).table)
+        return d.addCallback(lambda r: KVTable.from_json(_json_of(r)).table)
 
     def broker_config(self, addr: str) -> Deferred[dict[str, str]]:
         """GET_BROKER_CONFIG as a properties dict."""
         d = self.invoke(addr, RequestCode.GET_BROKER_CONFIG)
-        return d.addCallback(lambda r: parse_properties((_check(r).body or b"").decode("utf-8")))
+        return d.addCallback(
+            lambda r: parse_properties((check_response(r).body or b"").decode("utf-8"))
+        )
 
     def update_broker_config(self, addr: str, props: Mapping[str, str]) -> Deferred[None]:
         """UPDATE_BROKER_CONFIG with ``key=value`` properties."""
@@ -424,7 +412,7 @@ class AdminAPI:
     def all_subscription_groups(self, addr: str) -> Deferred[dict[str, dict[str, Any]]]:
         """GET_ALL_SUBSCRIPTIONGROUP_CONFIG: group -> config object."""
         d = self.invoke(addr, RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
-        return d.addCallback(lambda r: dict(_json(r).get("subscriptionGroupTable") or {}))
+        return d.addCallback(lambda r: dict(_json_of(r).get("subscriptionGroupTable") or {}))
 
     def delete_subscription_group(
         self, addr: str, group: str, remove_offset: bool = False
@@ -439,7 +427,7 @@ class AdminAPI:
         """GET_CONSUME_STATS: (consume TPS, per-queue offsets)."""
 
         def done(r: RemotingCommand) -> tuple[float, dict[MessageQueue, OffsetWrapper]]:
-            obj = _json(r)
+            obj = _json_of(r)
             table = {
                 _mq(k): OffsetWrapper(
                     int(v.get("brokerOffset", 0)),
@@ -457,7 +445,7 @@ class AdminAPI:
         """GET_CONSUMER_CONNECTION_LIST; ``RemoteError`` 206 when the group is not online."""
 
         def done(r: RemotingCommand) -> ConsumerConnection:
-            obj = _json(r)
+            obj = _json_of(r)
             return ConsumerConnection(
                 [_connection(c) for c in obj.get("connectionSet") or []],
                 {str(k): dict(v) for k, v in (obj.get("subscriptionTable") or {}).items()},
@@ -473,7 +461,7 @@ class AdminAPI:
         """GET_PRODUCER_CONNECTION_LIST: the live channels of a producer group."""
 
         def done(r: RemotingCommand) -> list[Connection]:
-            return [_connection(c) for c in _json(r).get("connectionSet") or []]
+            return [_connection(c) for c in _json_of(r).get("connectionSet") or []]
 
         header = ProducerGroupRequestHeader(group)
         return self.invoke(addr, RequestCode.GET_PRODUCER_CONNECTION_LIST, header).addCallback(done)
@@ -484,7 +472,7 @@ class AdminAPI:
         """INVOKE_BROKER_TO_RESET_OFFSET: the broker resets and tells online consumers."""
 
         def done(r: RemotingCommand) -> dict[MessageQueue, int]:
-            _check(r)
+            check_response(r)
             if not r.body:
                 return {}
             table = fastjson.loads(r.body).get("offsetTable") or {}
@@ -540,7 +528,7 @@ class AdminAPI:
 
 
 def _done(resp: RemotingCommand) -> None:
-    _check(resp)
+    check_response(resp)
 
 
 def _first_error(failure: Failure) -> Failure:

@@ -51,7 +51,8 @@ _PULL_STATUS = {
 }
 
 
-def _check(resp: RemotingCommand, *ok: int) -> RemotingCommand:
+def check_response(resp: RemotingCommand, *ok: int) -> RemotingCommand:
+    """``resp`` when its code is one of ``ok`` (SUCCESS by default), else RemoteError."""
     if resp.code not in (ok or (0,)):
         raise RemoteError(resp.code, resp.remark or "")
     return resp
@@ -59,10 +60,11 @@ def _check(resp: RemotingCommand, *ok: int) -> RemotingCommand:
 
 def _ok(resp: RemotingCommand) -> None:
     """Callback: raise unless the response is SUCCESS."""
-    _check(resp)
+    check_response(resp)
 
 
-def _json_body(resp: RemotingCommand) -> Any:
+def json_body(resp: RemotingCommand) -> Any:
+    """The response's JSON body; BodyError when absent or not JSON."""
     if not resp.body:
         raise BodyError(f"response to request has no body (code {resp.code})")
     try:
@@ -126,7 +128,7 @@ class MQClientAPI:
         header = h.GetRouteInfoRequestHeader(topic)
 
         def done(resp: RemotingCommand) -> TopicRouteData:
-            _check(resp)
+            check_response(resp)
             return TopicRouteData.from_json(resp.body or b"{}")
 
         return self.invoke(
@@ -246,7 +248,7 @@ class MQClientAPI:
         def done(resp: RemotingCommand) -> int:
             if resp.code == ResponseCode.QUERY_NOT_FOUND:
                 return -1
-            _check(resp)
+            check_response(resp)
             return h.OffsetResponseHeader.from_ext(resp.ext_fields).offset
 
         return self.invoke(
@@ -267,7 +269,7 @@ class MQClientAPI:
         self, addr: str, code: int, header: CommandHeader, timeout: float
     ) -> Deferred[int]:
         def done(resp: RemotingCommand) -> int:
-            _check(resp)
+            check_response(resp)
             return h.OffsetResponseHeader.from_ext(resp.ext_fields).offset
 
         return self.invoke(addr, code, header, None, timeout).addCallback(done)
@@ -296,7 +298,7 @@ class MQClientAPI:
         body = fastjson.dumpb(heartbeat)
 
         def done(resp: RemotingCommand) -> int:
-            _check(resp)
+            check_response(resp)
             return resp.version
 
         return self.invoke(addr, RequestCode.HEART_BEAT, None, body, timeout).addCallback(done)
@@ -319,8 +321,8 @@ class MQClientAPI:
         header = h.GetConsumerListByGroupRequestHeader(group)
 
         def done(resp: RemotingCommand) -> list[str]:
-            _check(resp)
-            body = _json_body(resp)
+            check_response(resp)
+            body = json_body(resp)
             return [str(c) for c in body.get("consumerIdList") or []]
 
         return self.invoke(
@@ -374,8 +376,8 @@ class MQClientAPI:
         )
 
         def done(resp: RemotingCommand) -> set[MessageQueue]:
-            _check(resp)
-            obj = _json_body(resp)
+            check_response(resp)
+            obj = json_body(resp)
             return {MessageQueue.from_obj(q) for q in obj.get("lockOKMQSet") or []}
 
         return self.invoke(addr, RequestCode.LOCK_BATCH_MQ, None, body, timeout).addCallback(done)
@@ -413,7 +415,7 @@ class MQClientAPI:
         header = h.ViewMessageRequestHeader(commit_log_offset)
 
         def done(resp: RemotingCommand) -> MessageExt:
-            _check(resp)
+            check_response(resp)
             msgs = decode_pull_messages(resp.body or b"")
             if not msgs:
                 raise BodyError("VIEW_MESSAGE_BY_ID answered with no message")
@@ -443,7 +445,7 @@ class MQClientAPI:
         def done(resp: RemotingCommand) -> list[MessageExt]:
             if resp.code == ResponseCode.QUERY_NOT_FOUND:
                 return []
-            _check(resp)
+            check_response(resp)
             return decode_pull_messages(resp.body or b"")
 
         return self.remoting.invoke(addr, cmd, timeout).addCallback(done)

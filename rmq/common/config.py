@@ -15,7 +15,13 @@ import yaml
 
 from rmq.common.errors import ConfigError
 
-__all__ = ["convert_value", "load_yaml_mapping", "parse_config_values"]
+__all__ = [
+    "convert_value",
+    "format_properties",
+    "load_yaml_mapping",
+    "parse_config_values",
+    "parse_properties",
+]
 
 
 def load_yaml_mapping(path: str, what: str) -> dict[str, Any]:
@@ -77,3 +83,23 @@ def parse_config_values(
         kind = str if isinstance(default, attrs.Factory) else type(default)  # type: ignore[arg-type]
         parsed[name] = convert_value(source, key, raw, kind)
     return parsed
+
+
+def format_properties(props: Mapping[str, str]) -> str:
+    """Java ``MixAll.properties2String``: one ``key=value`` line per entry, keys sorted."""
+    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """A small Java ``Properties.load``: ``key=value`` or ``key:value``, ``#``/``!`` comments."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
+        if cut < 0:
+            out[line] = ""
+        else:
+            out[line[:cut].strip()] = line[cut + 1 :].strip()
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from rmq.common.config import load_yaml_mapping, parse_config_values
+from rmq.common.config import load_yaml_mapping, parse_config_values, parse_properties
 from rmq.common.errors import ConfigError, NoPermission
 
 __all__ = ["NamesrvConfig", "load_config", "parse_properties"]
@@ -104,18 +104,3 @@ def load_config(path: str | None) -> NamesrvConfig:
         return NamesrvConfig()
     data = load_yaml_mapping(path, "name-server config")
     return NamesrvConfig.from_mapping(data, path)
-
-
-def parse_properties(text: str) -> dict[str, str]:
-    """Parse simple Java properties text: ``key=value`` lines, ``#``/``!`` comments."""
-    props: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#!":
-            continue
-        cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
-        if cut < 0:
-            props[line] = ""
-        else:
-            props[line[:cut].strip()] = line[cut + 1 :].strip()
-    return props

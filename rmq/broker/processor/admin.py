@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rmq.broker.subgroups import SubscriptionGroupConfig
 from rmq.broker.topics import SCHEDULE_TOPIC, TRANS_OP_HALF_TOPIC, TopicConfig, validate_topic
 from rmq.common import fastjson
+from rmq.common.config import format_properties, parse_properties
 from rmq.common.errors import BodyError, ConfigError, NoPermission, TopicNotExist
 from rmq.common.route import DataVersion
 from rmq.headers import (
@@ -82,26 +82,6 @@ RUNTIME_INFO_DEFAULTS: dict[str, str] = {
     "EndTransactionThreadPoolQueueCapacity": "100000",
 }
 """Keys mqadmin brokerStatus and the dashboard read; real figures overlay these."""
-
-
-def format_properties(props: Mapping[str, str]) -> str:
-    """Java ``MixAll.properties2String``: one ``key=value`` line per entry."""
-    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
-
-
-def parse_properties(text: str) -> dict[str, str]:
-    """A small Java ``Properties.load``: ``key=value`` or ``key:value``, ``#``/``!`` comments."""
-    out: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#!":
-            continue
-        cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
-        if cut < 0:
-            out[line] = ""
-        else:
-            out[line[:cut].strip()] = line[cut + 1 :].strip()
-    return out
 
 
 def human_bytes(n: int) -> str:
