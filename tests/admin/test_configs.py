@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 from typing import Any
 
 from twisted.internet import defer, reactor, task
@@ -44,6 +45,10 @@ class TwoMastersLiveTest(unittest.TestCase):
         base = os.path.abspath(self.mktemp())
         os.makedirs(base)
         self.daemons: list[Daemon] = []
+        # The sample files keep RocketMQ's 1 GiB CommitLog files: drop the stores after the
+        # daemons have stopped (cleanups run last-in, first-out).
+        for name in CONFIGS:
+            self.addCleanup(shutil.rmtree, os.path.join(base, name), True)
         self.addCleanup(self._stop)
         ns_yaml = os.path.join(base, "namesrv.yaml")
         with open(ns_yaml, "w", encoding="utf-8") as f:

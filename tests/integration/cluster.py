@@ -89,18 +89,21 @@ async def start_broker(
 
 
 async def wait_registered(namesrv: str, broker_addr: str, timeout: float = 20.0) -> None:
-    """Poll the name server until it routes TBW102 to ``broker_addr``."""
+    """Poll every name server (``;``-separated) until it routes TBW102 to ``broker_addr``."""
     client = RemotingClient(reactor)
     try:
         deadline = reactor.seconds() + timeout
-        while True:
-            cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "TBW102"})
-            resp = await client.invoke(namesrv, cmd, 5.0)
-            if resp.code == 0 and broker_addr in (resp.body or b"").decode():
-                return
-            if reactor.seconds() > deadline:
-                raise AssertionError(f"{broker_addr} never registered with {namesrv}")
-            await task.deferLater(reactor, 0.05, lambda: None)
+        for ns in namesrv.split(";"):
+            while True:
+                cmd = RemotingCommand.request(
+                    RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "TBW102"}
+                )
+                resp = await client.invoke(ns, cmd, 5.0)
+                if resp.code == 0 and broker_addr in (resp.body or b"").decode():
+                    break
+                if reactor.seconds() > deadline:
+                    raise AssertionError(f"{broker_addr} never registered with {ns}")
+                await task.deferLater(reactor, 0.05, lambda: None)
     finally:
         await client.close()
 

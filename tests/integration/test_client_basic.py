@@ -36,7 +36,8 @@ from rmq.client.transaction import TransactionProducer
 from rmq.common import message as m
 from rmq.common.errors import RemoteError
 from rmq.common.message import MessageExt
-from tests.integration.daemons import Daemon, start_twistd
+from tests.integration.cluster import start_broker, start_namesrv
+from tests.integration.daemons import Daemon
 
 DELAYS = " ".join(["1s"] * 18)
 
@@ -60,37 +61,15 @@ class ClientCluster:
     async def start_cluster(self, test: TestCase, broker_extra: str = "") -> None:
         self.tmp = os.path.abspath(test.mktemp())
         os.makedirs(self.tmp)
-        ns_conf = os.path.join(self.tmp, "namesrv.yaml")
-        with open(ns_conf, "w") as f:
-            f.write(f"kvConfigPath: {self.tmp}/kvConfig.json\n")
-            f.write(f"configStorePath: {self.tmp}/namesrv.properties\n")
-        self.ns: Daemon = await start_twistd(
-            "rmq-namesrv",
-            ["--config", ns_conf, "--listen", "tcp:0:interface=127.0.0.1"],
-            os.path.join(self.tmp, "ns"),
+        self.ns: Daemon = await start_namesrv(test, self.tmp)
+        extra = (
+            f"enablePropertyFilter: true\nmessageDelayLevel: {DELAYS}\n"
+            "transactionCheckInterval: 1000\ntransactionTimeOut: 1000\n"
+            "diskMaxUsedSpaceRatio: 95\n"
         )
-        test.addCleanup(self.ns.stop)
-        conf = os.path.join(self.tmp, "broker.yaml")
-        with open(conf, "w") as f:
-            f.write("brokerName: broker-c\nbrokerIP1: 127.0.0.1\n")
-            f.write("enablePropertyFilter: true\n")
-            f.write(f"messageDelayLevel: {DELAYS}\n")
-            f.write("transactionCheckInterval: 1000\ntransactionTimeOut: 1000\n")
-            # Small files: shared test machines fill up, and full disks refuse puts (code 14).
-            f.write("mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n")
-            f.write("diskMaxUsedSpaceRatio: 95\n")
-            f.write(broker_extra)
-        self.broker: Daemon = await start_twistd(
-            "rmq-broker",
-            [
-                "--config", conf,
-                "--listen", "tcp:0:interface=127.0.0.1",
-                "--namesrv", self.ns.address,
-                "--store", os.path.join(self.tmp, "store"),
-            ],
-            os.path.join(self.tmp, "broker"),
-        )  # fmt: skip
-        test.addCleanup(self.broker.stop)
+        self.broker: Daemon = await start_broker(
+            test, self.tmp, self.ns.address, extra + broker_extra, "broker-c"
+        )
         self.test = test
 
     def client_config(self, name: str) -> ClientConfig:

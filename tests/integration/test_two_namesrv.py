@@ -11,8 +11,7 @@ from rmq.common.route import TopicRouteData
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
-from tests.integration.cluster import start_namesrv
-from tests.integration.daemons import start_twistd
+from tests.integration.cluster import start_broker, start_namesrv
 
 
 class TwoNameServersTests(TestCase):
@@ -28,19 +27,7 @@ class TwoNameServersTests(TestCase):
         os.makedirs(self.tmp)
         ns1 = await start_namesrv(self, self.tmp, "ns1")
         ns2 = await start_namesrv(self, self.tmp, "ns2")
-        broker = await start_twistd(
-            "rmq-broker",
-            [
-                "--listen",
-                "tcp:0:interface=127.0.0.1",
-                "--namesrv",
-                f"{ns1.address};{ns2.address}",
-                "--store",
-                os.path.join(self.tmp, "store"),
-            ],
-            os.path.join(self.tmp, "broker"),
-        )
-        self.addCleanup(broker.stop)
+        broker = await start_broker(self, self.tmp, f"{ns1.address};{ns2.address}")
         client = RemotingClient(reactor)
         self.addCleanup(client.close)
         for ns in (ns1, ns2):

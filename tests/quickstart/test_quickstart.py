@@ -13,6 +13,7 @@ from rmq.common.route import TopicRouteData
 from rmq.quickstart.tap import Options
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.command import RemotingCommand
+from tests.integration.cluster import SMALL_FILES
 from tests.integration.daemons import start_twistd
 
 
@@ -72,7 +73,8 @@ class QuickstartDaemonTests(TestCase):
         )
         br = _write(
             os.path.join(d, "broker.yaml"),
-            f"listenPort: {broker_port}\nbrokerName: qs-broker\nbrokerIP1: 127.0.0.1\n",
+            f"listenPort: {broker_port}\nbrokerName: qs-broker\nbrokerIP1: 127.0.0.1\n"
+            + SMALL_FILES,
         )
         daemon = await start_twistd(
             "rmq", ["--namesrv-config", ns, "--broker-config", br, "--store", f"{d}/store"], d
