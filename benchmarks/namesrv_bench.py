@@ -46,6 +46,34 @@ reactor.run()
 """
 
 
+FRAMED_ECHO_SERVER = """
+import struct, sys
+from twisted.internet import protocol, reactor
+class FramedEcho(protocol.Protocol):
+    # Splits the stream into remoting frames by their length prefix and writes each back.
+    def connectionMade(self):
+        self.buf = b""
+    def dataReceived(self, data):
+        buf = self.buf + data
+        pos = 0
+        out = []
+        while len(buf) - pos >= 4:
+            (n,) = struct.unpack_from(">I", buf, pos)
+            if len(buf) - pos - 4 < n:
+                break
+            out.append(buf[pos : pos + 4 + n])
+            pos += 4 + n
+        self.buf = buf[pos:]
+        self.transport.writeSequence(out)
+f = protocol.Factory.forProtocol(FramedEcho)
+port = reactor.listenTCP(0, f, interface="127.0.0.1")
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write("127.0.0.1:%d\\n" % port.getHost().port)
+import os; os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+reactor.run()
+"""
+
+
 def send_v2_request() -> RemotingCommand:
     """A SEND_MESSAGE_V2 request shaped like the Java/JS clients' (1 KiB body)."""
     ext = {
@@ -191,9 +219,14 @@ def main() -> None:
     )  # fmt: skip
     echo_port = os.path.join(tmp, "echo.port")
     echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, echo_port], cwd=tmp, env=env)
+    framed_port = os.path.join(tmp, "framed.port")
+    framed = subprocess.Popen(
+        [sys.executable, "-c", FRAMED_ECHO_SERVER, framed_port], cwd=tmp, env=env
+    )
     try:
         ns_addr = wait_port_file(ns_port, ns)
         echo_addr = wait_port_file(echo_port, echo)
+        framed_addr = wait_port_file(framed_port, framed)
         register_broker(ns_addr)
         req = RemotingCommand.request(
             RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "BenchTopic"}, language="JAVA"
@@ -202,14 +235,17 @@ def main() -> None:
         frame = encode(req)
         route = pipelined(ns_addr, frame, args.window, args.seconds)
         echoed = pipelined(echo_addr, frame, args.window, args.seconds)
+        framed_rate = pipelined(framed_addr, frame, args.window, args.seconds)
         print(
-            f"pipelined GET_ROUTEINFO_BY_TOPIC (window {args.window}): {route:,.0f}/s; "
-            f"Twisted echo of the same frames: {echoed:,.0f}/s; ratio {route / echoed:.2f}"
+            f"pipelined GET_ROUTEINFO_BY_TOPIC (window {args.window}): {route:,.0f}/s\n"
+            f"  Twisted byte echo of the same stream: {echoed:,.0f}/s; ratio {route / echoed:.2f}\n"
+            f"  Twisted echo frame by frame (length-prefix split): {framed_rate:,.0f}/s; "
+            f"ratio {route / framed_rate:.2f}"
         )
     finally:
-        for proc in (ns, echo):
+        for proc in (ns, echo, framed):
             proc.terminate()
-        for proc in (ns, echo):
+        for proc in (ns, echo, framed):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

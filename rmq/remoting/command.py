@@ -13,6 +13,8 @@ from rmq.remoting.codes import (
     SerializeType,
 )
 
+_new = object.__new__
+
 
 class RemotingCommand:
     """A request or response: header fields, extFields (all strings) and an optional body.
@@ -82,15 +84,18 @@ class RemotingCommand:
         body: bytes | None = None,
     ) -> RemotingCommand:
         """A response to this request: same opaque and serialize type, response flag set."""
-        return RemotingCommand(
-            code,
-            opaque=self.opaque,
-            flag=RPC_TYPE_RESPONSE,
-            remark=remark,
-            ext_fields=ext_fields,
-            body=body,
-            serialize_type=self.serialize_type,
-        )
+        # Built without __init__'s keyword handling: one response per request is a hot path.
+        resp: RemotingCommand = _new(RemotingCommand)
+        resp.code = code
+        resp.language = "JAVA"
+        resp.version = CURRENT_VERSION
+        resp.opaque = self.opaque
+        resp.flag = RPC_TYPE_RESPONSE
+        resp.remark = remark
+        resp.ext_fields = ext_fields if ext_fields is not None else {}
+        resp.body = body
+        resp.serialize_type = self.serialize_type
+        return resp
 
     @property
     def is_response(self) -> bool:

@@ -10,7 +10,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from rmq.common.errors import RMQError
-from rmq.remoting.codes import RequestCode, ResponseCode
+from rmq.remoting.codes import RPC_ONEWAY, RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 
 if TYPE_CHECKING:
@@ -79,8 +79,9 @@ class Dispatcher:
     def dispatch(self, conn: RemotingConnection, request: RemotingCommand) -> None:
         """Run the handler for ``request`` and send what it answers."""
         handler = self._handlers.get(request.code, self._default)
+        oneway = request.flag & RPC_ONEWAY
         if handler is None:
-            if not request.is_oneway:
+            if not oneway:
                 conn.send_response(
                     request.make_response(
                         ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
@@ -100,7 +101,7 @@ class Dispatcher:
                 callbackArgs=(conn, request),
                 errbackArgs=(conn, request),
             )
-        elif result is not None and not request.is_oneway:
+        elif result is not None and not oneway:
             conn.send_response(result)
 
     @staticmethod
