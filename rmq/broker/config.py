@@ -3,21 +3,36 @@
 Attributes are snake_case; YAML files and overrides use the camelCase broker.conf names.
 Keys that belong to the message store go to :class:`StoreConfig`; any other unknown key or a
 value of the wrong type raises ``ConfigError`` naming it, so start-up stops with a clear message.
+
+Settings changed at runtime by UPDATE_BROKER_CONFIG are kept in a properties file
+(``brokerConfigPath``, default ``<config dir>/broker.properties``) and applied at start on top
+of the YAML file; command-line overrides still win, as in RocketMQ's BrokerStartup.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from rmq.common.config import load_yaml_mapping, parse_config_values
+from rmq.common.config import load_yaml_mapping, parse_config_values, parse_properties
 from rmq.common.errors import ConfigError
 from rmq.store.config import StoreConfig
 
-__all__ = ["BrokerConfig", "load_broker_config", "split_config"]
+__all__ = [
+    "LOCATION_KEYS",
+    "BrokerConfig",
+    "broker_properties_path",
+    "load_broker_config",
+    "read_persisted_properties",
+    "split_config",
+]
+
+LOCATION_KEYS = frozenset({"brokerConfigPath", "storePathConfig", "storePathRootDir"})
+"""Keys that locate the persisted properties file; ignored when read from that file."""
 
 
 def _camel(name: str) -> str:
@@ -81,6 +96,8 @@ class BrokerConfig:
     rocketmq_home: str = ""
     store_path_config: str = ""
     """Directory of topics.json etc.; empty means ``<storePathRootDir>/config``."""
+    broker_config_path: str = ""
+    """Properties file of runtime config changes; empty means ``<config dir>/broker.properties``."""
 
     @classmethod
     def camel_names(cls) -> dict[str, str]:
@@ -144,14 +161,56 @@ def split_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return broker, store
 
 
-def load_broker_config(
-    yaml_path: str | None, overrides: Mapping[str, Any] | None = None
-) -> tuple[BrokerConfig, StoreConfig]:
-    """Read the YAML file (if any), apply overrides, and build both configs."""
-    values: dict[str, Any] = load_yaml_mapping(yaml_path, "broker config") if yaml_path else {}
-    values.update(overrides or {})
+def broker_properties_path(broker: BrokerConfig, store: StoreConfig) -> str:
+    """Where UPDATE_BROKER_CONFIG changes are persisted (``brokerConfigPath``)."""
+    if broker.broker_config_path:
+        return os.path.expanduser(broker.broker_config_path)
+    if broker.store_path_config:
+        config_dir = os.path.expanduser(broker.store_path_config)
+    else:
+        config_dir = os.path.join(store.root_dir, "config")
+    return os.path.join(config_dir, "broker.properties")
+
+
+def read_persisted_properties(path: str) -> dict[str, str]:
+    """The persisted runtime changes (file or its .bak); {} when there are none."""
+    from rmq.broker.persist import read_config_file
+
+    try:
+        raw = read_config_file(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read persisted broker config: {exc}") from exc
+    if raw is None:
+        return {}
+    try:
+        return parse_properties(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: persisted broker config is not UTF-8") from exc
+
+
+def _build(values: Mapping[str, Any], source: str) -> tuple[BrokerConfig, StoreConfig]:
     broker_values, store_values = split_config(values)
+    return BrokerConfig.from_mapping(broker_values, source), StoreConfig.from_mapping(store_values)
+
+
+def load_broker_config(
+    yaml_path: str | None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    persisted: bool = True,
+) -> tuple[BrokerConfig, StoreConfig]:
+    """Build both configs: YAML file < persisted runtime changes < ``overrides``.
+
+    The persisted file is found from the YAML and overrides alone, so its own location keys
+    (:data:`LOCATION_KEYS`) are ignored; ``persisted=False`` skips it altogether.
+    """
+    from_yaml = load_yaml_mapping(yaml_path, "broker config") if yaml_path else {}
     source = yaml_path or "config"
-    broker = BrokerConfig.from_mapping(broker_values, source)
-    store = StoreConfig.from_mapping(store_values)
-    return broker, store
+    broker, store = _build(from_yaml | dict(overrides or {}), source)
+    if not persisted:
+        return broker, store
+    path = broker_properties_path(broker, store)
+    stored = {k: v for k, v in read_persisted_properties(path).items() if k not in LOCATION_KEYS}
+    if not stored:
+        return broker, store
+    return _build(from_yaml | stored | dict(overrides or {}), f"{source} + {path}")

@@ -6,6 +6,7 @@ RocketMQ queues sends in front of a small thread pool and answers SYSTEM_BUSY wi
 Here the "pool" is a bound on sends whose store put has not completed yet: beyond it requests
 wait in a FIFO; when one leaves the queue after its deadline, or sits at the head past it, it is
 answered SYSTEM_BUSY at once. One timer (the head's deadline) replaces Java's 10 ms sweep.
+Given the broker's config, the gate reads both limits live, so UPDATE_BROKER_CONFIG applies them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher, Handler
 
 if TYPE_CHECKING:
+    from rmq.broker.config import BrokerConfig
     from rmq.broker.controller import BrokerController
     from rmq.remoting.protocol import RemotingConnection
 
@@ -37,20 +39,45 @@ DEFAULT_MAX_IN_FLIGHT = 1024
 
 
 class RequestGate:
-    """At most ``max_in_flight`` handler calls unfinished; the rest wait up to ``wait_ms``."""
+    """At most ``max_in_flight`` handler calls unfinished; the rest wait up to ``wait_ms``.
+
+    With ``config``, ``waitTimeMillsInSendQueue`` and ``sendThreadPoolQueueCapacity`` are read
+    from it on every use instead of ``wait_ms`` and ``capacity``.
+    """
 
     def __init__(
-        self, clock: Any, max_in_flight: int, capacity: int, wait_ms: int, name: str = "send"
+        self,
+        clock: Any,
+        max_in_flight: int,
+        capacity: int,
+        wait_ms: int,
+        name: str = "send",
+        config: BrokerConfig | None = None,
     ) -> None:
         self.clock = clock
         self.max_in_flight = max(1, max_in_flight)
-        self.capacity = capacity
-        self.wait = wait_ms / 1000.0
+        self._capacity = capacity
+        self._wait_ms = wait_ms
+        self._config = config
         self.name = name
         self.in_flight = 0
         self.rejected = 0
         self._queue: deque[tuple[float, Handler, Any, RemotingCommand, Deferred[Any]]] = deque()
         self._timer: IDelayedCall | None = None
+
+    @property
+    def wait(self) -> float:
+        """Seconds a queued request may wait (live from the config when given)."""
+        if self._config is not None:
+            return self._config.wait_time_mills_in_send_queue / 1000.0
+        return self._wait_ms / 1000.0
+
+    @property
+    def capacity(self) -> int:
+        """Requests that may wait in the queue (live from the config when given)."""
+        if self._config is not None:
+            return self._config.send_thread_pool_queue_capacity
+        return self._capacity
 
     @property
     def queue_size(self) -> int:
@@ -150,6 +177,7 @@ def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
         DEFAULT_MAX_IN_FLIGHT,
         config.send_thread_pool_queue_capacity,
         config.wait_time_mills_in_send_queue,
+        config=config,
     )
     broker.send_gate = gate  # type: ignore[attr-defined]
     for code in SEND_CODES:

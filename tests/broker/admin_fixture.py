@@ -80,6 +80,10 @@ class FakeBroker:
         self.store_host = ("127.0.0.1", 10911)
         self.dispatcher = Dispatcher()
 
+    def run_in_thread(self, work: Callable[[], None]) -> Deferred[None]:
+        """BrokerController.run_in_thread, run at once."""
+        return inline_runner(work)
+
     def runtime_info(self) -> dict[str, str]:
         info = {"brokerVersionDesc": "V4_9_8", "brokerVersion": "409"}
         info.update(self.store.runtime_info())

@@ -13,6 +13,12 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from rmq.broker.config import broker_properties_path, read_persisted_properties
+from rmq.broker.persist import JsonFilePersister
 from rmq.broker.subgroups import SubscriptionGroupConfig
 from rmq.broker.topics import SCHEDULE_TOPIC, TRANS_OP_HALF_TOPIC, TopicConfig, validate_topic
 from rmq.common import fastjson
@@ -41,6 +47,8 @@ if TYPE_CHECKING:
     from rmq.remoting.protocol import RemotingConnection
 
 __all__ = ["AdminProcessor", "format_properties", "parse_properties", "register"]
+
+_log = Logger()
 
 SLAVE_REMARK = (
     "Can't modify topic or subscription group from slave broker, "
@@ -116,6 +124,18 @@ class AdminProcessor:
         self.broker = broker
         self.config_version = DataVersion(int(broker.clock.seconds() * 1000), 0)
         """Version of the broker's runtime config (GET_BROKER_CONFIG ``version`` header)."""
+        path = broker_properties_path(broker.config, broker.store_config)
+        try:
+            self.persisted_config = read_persisted_properties(path)
+        except ConfigError as exc:
+            _log.warn("ignoring persisted broker config: {e}", e=exc.remark)
+            self.persisted_config = {}
+        """Every key UPDATE_BROKER_CONFIG changed, as written to ``brokerConfigPath``."""
+        self._config_persister = JsonFilePersister(
+            path,
+            lambda: format_properties(self.persisted_config).encode("utf-8"),
+            broker.run_in_thread,
+        )
 
     def register(self, dispatcher: Dispatcher) -> None:
         """Register every admin handler and the default (unknown code) handler."""
@@ -408,13 +428,14 @@ class AdminProcessor:
 
     def update_broker_config(
         self, ctx: RemotingConnection, request: RemotingCommand
-    ) -> RemotingCommand:
+    ) -> RemotingCommand | Deferred[RemotingCommand | None]:
         """UPDATE_BROKER_CONFIG (25): apply broker.conf keys at runtime (all or nothing).
 
         Broker keys update ``broker.config``; store keys give a new (frozen) StoreConfig
         that replaces ``broker.store_config`` and the store's own, so settings the store
         reads live (e.g. maxMessageSize) take effect. Unknown keys or bad values are refused
-        with a remark naming them; nothing is written to the YAML file.
+        with a remark naming them. Accepted keys are persisted to ``brokerConfigPath`` (never
+        to the YAML file) before the answer; a failed write is logged, as RocketMQ does.
         """
         if not request.body:
             return _ok(request)
@@ -443,7 +464,14 @@ class AdminProcessor:
         self.config_version = self.config_version.next_version(
             int(self.broker.clock.seconds() * 1000)
         )
-        return _ok(request)
+        self.persisted_config.update(props)
+        answer: Deferred[Any] = self._config_persister.persist()
+        answer.addErrback(self._persist_failed)
+        answer.addCallback(lambda _: _ok(request))
+        return answer
+
+    def _persist_failed(self, failure: Failure) -> None:
+        _log.failure("persisting broker config failed", failure)
 
     def get_broker_runtime_info(
         self, ctx: RemotingConnection, request: RemotingCommand
