@@ -39,6 +39,7 @@ PROCESSOR_MODULES = (
     "rmq.broker.processor.filtercheck",
     "rmq.broker.processor.sendback",
     "rmq.broker.processor.reset",
+    "rmq.broker.processor.forward",
     "rmq.broker.transaction.processor",
     "rmq.broker.flowcontrol",
 )

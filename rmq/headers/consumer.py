@@ -14,6 +14,7 @@ __all__ = [
     "EarliestMsgStoretimeResponseHeader",
     "GetConsumerListByGroupRequestHeader",
     "GetConsumerRunningInfoRequestHeader",
+    "GetConsumerStatusRequestHeader",
     "NotifyConsumerIdsChangedRequestHeader",
     "OffsetResponseHeader",
     "QueryConsumerOffsetRequestHeader",
@@ -111,3 +112,15 @@ class ConsumeMessageDirectlyRequestHeader(CommandHeader):
     clientId: str | None = None
     msgId: str | None = None
     brokerName: str | None = None
+
+
+@attrs.define
+class GetConsumerStatusRequestHeader(CommandHeader):
+    """Header of 223 (admin -> broker) and 221 (broker -> consumer, without ``clientAddr``).
+
+    ``clientAddr`` names one client id to ask (Java compares it with the channel's client id).
+    """
+
+    topic: str
+    group: str
+    clientAddr: str | None = None
