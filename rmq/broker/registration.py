@@ -1,8 +1,11 @@
 """Registration with every name server: at start, every 30 s, oneway on topic changes.
 
 Each round sends REGISTER_BROKER (all topic configs + data version) to every configured name
-server in parallel. A failing name server is logged and tried again next round; the
-LoopingCall's function never raises, so the loop cannot die. A clean stop sends
+server in parallel. With ``forceRegister=false`` a round first asks every name server
+QUERY_DATA_VERSION and registers (with all of them) only if one reports a change, fails or
+holds another version, as RocketMQ's ``needRegister`` does; an unchanged answer already
+refreshes the broker's liveness there. A failing name server is logged and tried again next
+round; the LoopingCall's function never raises, so the loop cannot die. A clean stop sends
 UNREGISTER_BROKER to each name server.
 """
 
@@ -18,7 +21,13 @@ from twisted.python.failure import Failure
 
 from rmq.broker.topics import PERM_READ, PERM_WRITE
 from rmq.common import fastjson
-from rmq.headers import RegisterBrokerRequestHeader, UnRegisterBrokerRequestHeader
+from rmq.common.route import DataVersion
+from rmq.headers import (
+    QueryDataVersionRequestHeader,
+    QueryDataVersionResponseHeader,
+    RegisterBrokerRequestHeader,
+    UnRegisterBrokerRequestHeader,
+)
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 
@@ -37,6 +46,8 @@ class BrokerRegistration:
         self.broker = broker
         self._loop: LoopingCall | None = None
         self.rounds = 0
+        self.skipped = 0
+        """Rounds not sent because every name server held the current data version."""
         self.failures = 0
         self.last_ok: dict[str, float] = {}
 
@@ -78,11 +89,68 @@ class BrokerRegistration:
     def start(self) -> None:
         """Register now and then every ``registerNameServerPeriod`` (clamped 10-60 s)."""
         self.broker.topics.add_listener(self._topic_changed)
-        loop = LoopingCall(self.register_all)
+        loop = LoopingCall(self.round)
         loop.clock = self.broker.clock
         d = loop.start(self.broker.config.register_period, now=True)
         d.addErrback(lambda f: _log.failure("registration loop stopped", f))
         self._loop = loop
+
+    def query_command(self) -> RemotingCommand:
+        """QUERY_DATA_VERSION carrying the topic table's data version."""
+        cfg = self.broker.config
+        header = QueryDataVersionRequestHeader(
+            brokerName=cfg.broker_name,
+            brokerAddr=self.broker.address,
+            clusterName=cfg.broker_cluster_name,
+            brokerId=cfg.broker_id,
+        )
+        body = self.broker.topics.data_version.to_json()
+        return RemotingCommand.request(RequestCode.QUERY_DATA_VERSION, header.to_ext(), body)
+
+    def round(self) -> Deferred[Any]:
+        """One periodic round: register, or with forceRegister=false only when needed.
+
+        The first round always registers, as RocketMQ's start-up does.
+        """
+        if self.broker.config.force_register or self.rounds == 0:
+            return self.register_all()
+        d = self.need_register()
+        d.addCallback(self._register_if_needed)
+        return d
+
+    def need_register(self) -> Deferred[bool]:
+        """Fires True when any name server answers changed, fails, or has another version."""
+        timeout = self.broker.config.register_broker_timeout_mills / 1000.0
+        calls = []
+        for addr in self.broker.config.namesrv_list:
+            call = self.broker.namesrv_client.invoke(addr, self.query_command(), timeout)
+            call.addCallbacks(self._version_changed, self._query_failed, errbackArgs=(addr,))
+            calls.append(call)
+        d = DeferredList(calls, consumeErrors=True)
+        return d.addCallback(lambda results: any(ok and changed for ok, changed in results))
+
+    def _version_changed(self, response: RemotingCommand) -> bool:
+        if response.code != 0:
+            return False
+        try:
+            changed = QueryDataVersionResponseHeader.from_ext(response.ext_fields).changed
+            if response.body:
+                theirs = DataVersion.from_json(response.body)
+                changed = changed or theirs != self.broker.topics.data_version
+        except Exception:
+            _log.failure("unreadable QUERY_DATA_VERSION answer; registering")
+            return True
+        return bool(changed)
+
+    def _query_failed(self, failure: Failure, addr: str) -> bool:
+        _log.warn("QUERY_DATA_VERSION to {a} failed: {e}", a=addr, e=failure.getErrorMessage())
+        return True
+
+    def _register_if_needed(self, needed: bool) -> Deferred[Any] | None:
+        if needed:
+            return self.register_all()
+        self.skipped += 1
+        return None
 
     def register_all(self) -> Deferred[Any]:
         """One round to every name server; never fails (errors are logged)."""
