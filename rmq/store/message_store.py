@@ -60,6 +60,8 @@ from rmq.store.recovery import recover
 log = logging.getLogger(__name__)
 
 _FILLER_SIZE = CQ_FILLER[1]
+SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
+"""Delay-level queues: never cleaned as expired (RocketMQ skips them too)."""
 _NOT_V6 = ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)
 _crc32 = zlib.crc32
 _unpack_unit = CQ_UNIT.unpack_from
@@ -795,6 +797,53 @@ class MessageStore:
         for topic in topics:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.join(self.config.consume_queue_dir, topic))
+
+    def clean_expired_consume_queue(self) -> Deferred[int]:
+        """CLEAN_EXPIRED_CONSUMEQUEUE: drop queues wholly below the CommitLog's min offset.
+
+        Like RocketMQ's ``cleanExpiredConsumerQueue``: a queue whose last unit refers below
+        the oldest CommitLog offset is destroyed and its queue offset forgotten (the schedule
+        topic is kept); the other queues lose their expired files and get their min offset
+        corrected. Waits for a running ConsumeQueue flush so no file closes under its fsync.
+        Fires with the number of queues destroyed.
+        """
+        pending = self._cq_flush_in_flight
+        if pending is None:
+            return succeed(self._clean_expired_queues_now())
+        ready: Deferred[None] = Deferred()
+
+        def relay(result: object) -> object:
+            ready.callback(None)
+            return result
+
+        pending.addBoth(relay)
+        return ready.addCallback(lambda _: self._clean_expired_queues_now())
+
+    def _clean_expired_queues_now(self) -> int:
+        phys_min = self.commitlog.min_offset
+        destroyed = 0
+        for key, cq in list(self.dispatcher.queues.items()):
+            if key[0] == SCHEDULE_TOPIC or cq.max_physic_offset == 0:
+                continue  # delay queues stay; no unit yet means "just created"
+            if cq.max_physic_offset <= phys_min:
+                log.info("consume queue %s-%d expired: destroyed", key[0], key[1])
+                self.dispatcher.queues.pop(key).destroy()
+                self._queue_offsets.pop(key, None)
+                destroyed += 1
+            else:
+                cq.delete_expired(phys_min)
+        if destroyed:
+            self._remove_empty_topic_dirs()
+        return destroyed
+
+    def _remove_empty_topic_dirs(self) -> None:
+        remaining = {topic for topic, _ in self.dispatcher.queues}
+        root = self.config.consume_queue_dir
+        with contextlib.suppress(OSError):
+            for topic in os.listdir(root):
+                if topic not in remaining:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.join(root, topic))
 
     def get_max_phy_offset(self) -> int:
         """CommitLog offset just past the last record."""

@@ -392,3 +392,13 @@ class ConfigTests(AdminTestCase):
         self.assertIn("Gone", self.broker.store.topic_queue_table())
         self.assertEqual(self.call(RC.CLEAN_UNUSED_TOPIC).code, 0)
         self.assertNotIn("Gone", self.broker.store.topic_queue_table())
+
+    def test_clean_expired_consume_queue_removes_expired(self) -> None:
+        """CLEAN_EXPIRED_CONSUMEQUEUE destroys a queue whose data left the CommitLog."""
+        for _ in range(80):  # all in the first 64 KiB CommitLog file
+            self.broker.put("Expired", 0, b"x" * 600)
+        for _ in range(30):  # runs into the second file
+            self.broker.put("Kept", 0, b"x" * 600)
+        self.broker.store.commitlog.queue.delete_first(1)
+        self.assertEqual(self.call(RC.CLEAN_EXPIRED_CONSUMEQUEUE).code, 0)
+        self.assertEqual(set(self.broker.store.topic_queue_table()), {"Kept"})

@@ -13,7 +13,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -546,12 +546,17 @@ class AdminProcessor:
 
     def clean_expired_consume_queue(
         self, ctx: RemotingConnection, request: RemotingCommand
-    ) -> RemotingCommand:
-        """CLEAN_EXPIRED_CONSUMEQUEUE (306): ask the store to drop expired queue files."""
+    ) -> RemotingCommand | Deferred[RemotingCommand | None]:
+        """CLEAN_EXPIRED_CONSUMEQUEUE (306): the store drops queues and files below its min offset.
+
+        Answered once the store has cleaned up; a store without the operation just says OK.
+        """
         clean = getattr(self.broker.store, "clean_expired_consume_queue", None)
-        if clean is not None:
-            clean()
-        return _ok(request)
+        if clean is None:
+            return _ok(request)
+        done: Deferred[Any] = maybeDeferred(clean)
+        done.addCallback(lambda _: _ok(request))
+        return done
 
     def clean_unused_topic(
         self, ctx: RemotingConnection, request: RemotingCommand
