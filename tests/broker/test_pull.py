@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
+from rmq.common import fastjson
 from rmq.common.message import decode_messages
 from rmq.remoting.command import RemotingCommand
 from tests.broker.harness import FakeConnection, call, make_broker, vector_command
@@ -60,6 +62,41 @@ class PullTests(SynchronousTestCase):
         resp = call(self.broker, self.consumer, req)
         self.assertEqual(resp.code, 21)
         self.assertEqual(resp.ext_fields["nextBeginOffset"], "1")
+
+    def test_offset_moved_stores_event(self) -> None:
+        """A master's PULL_OFFSET_MOVED stores an OffsetMovedEvent tagged with the group."""
+        self.send()
+        req = vector_command(PULL_PULL)
+        req.ext_fields["queueOffset"] = "5"
+        call(self.broker, self.consumer, req)
+        store = self.broker.store
+        self.assertEqual(store.get_max_offset_in_queue("OFFSET_MOVED_EVENT", 0), 1)
+        got = store.get_message("g", "OFFSET_MOVED_EVENT", 0, 0, 1)
+        event = decode_messages(b"".join(bytes(b) for b in got.buffers))[0]
+        group, topic = req.ext_fields["consumerGroup"], req.ext_fields["topic"]
+        self.assertEqual(event.properties_dict["TAGS"], group)
+        self.assertEqual(event.properties_dict["KEYS"], group)
+        body = fastjson.loads(event.body)
+        self.assertEqual(
+            body,
+            {
+                "consumerGroup": group,
+                "messageQueue": {"brokerName": "broker-a", "queueId": 0, "topic": topic},
+                "offsetNew": 1,
+                "offsetRequest": 5,
+            },
+        )
+
+    def test_slave_offset_moved_retries_without_event(self) -> None:
+        """A slave answers 20 with the request offset and stores no event (REFERENCE 6.11)."""
+        self.send()
+        self.broker.store_config = attrs.evolve(self.broker.store_config, broker_role="SLAVE")
+        req = vector_command(PULL_PULL)
+        req.ext_fields["queueOffset"] = "5"
+        resp = call(self.broker, self.consumer, req)
+        self.assertEqual(resp.code, 20)
+        self.assertEqual(resp.ext_fields["nextBeginOffset"], "5")
+        self.assertEqual(self.broker.store.get_max_offset_in_queue("OFFSET_MOVED_EVENT", 0), 0)
 
     def test_tag_filter(self) -> None:
         """'TagA || TagB' skips TagC messages: the pull returns only matching records."""

@@ -4,14 +4,23 @@ Every answer carries ``nextBeginOffset``, ``minOffset``, ``maxOffset`` and
 ``suggestWhichBrokerId`` as strings (the C++ client misreads numbers). A pull that finds
 nothing and may suspend is handed to the long-polling service and answered later with the
 same opaque; the re-run never suspends and never commits again (REFERENCE §7.5).
+
+A PULL_OFFSET_MOVED answer from a master also stores an OffsetMovedEvent (JSON body, tags and
+keys = the group) in ``OFFSET_MOVED_EVENT`` queue 0, as RocketMQ 4.9's PullMessageProcessor
+does unconditionally; a slave instead answers PULL_RETRY_IMMEDIATELY with the request offset
+and the group's ``brokerId`` (REFERENCE §6.11, no ``offsetCheckInSlave``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import maybeDeferred
+from twisted.logger import Logger
+
 from rmq.broker.retryfilter import for_pull
-from rmq.broker.topics import PERM_READ
+from rmq.broker.topics import OFFSET_MOVED_EVENT, PERM_READ
+from rmq.common import fastjson
 from rmq.common.errors import (
     NoPermission,
     RMQError,
@@ -21,6 +30,7 @@ from rmq.common.errors import (
     SubscriptionParseFailed,
     TopicNotExist,
 )
+from rmq.common.message import KEYS, TAGS, encode_properties, tag_hash_code
 from rmq.filter.tags import SubscriptionData, build_subscription
 from rmq.headers import PullMessageRequestHeader
 from rmq.remoting.codes import RequestCode, ResponseCode
@@ -32,6 +42,8 @@ if TYPE_CHECKING:
     from rmq.remoting.protocol import RemotingConnection
 
 __all__ = ["FLAG_COMMIT_OFFSET", "FLAG_SUBSCRIPTION", "FLAG_SUSPEND", "PullProcessor", "register"]
+
+_log = Logger()
 
 FLAG_COMMIT_OFFSET = 0x1
 FLAG_SUSPEND = 0x2
@@ -126,9 +138,17 @@ class PullProcessor:
             )
             return None
         self._commit(h, allow_suspend)
+        next_begin = result.next_begin_offset
+        if code == ResponseCode.PULL_OFFSET_MOVED:
+            if getattr(broker.store_config, "broker_role", "") == "SLAVE":
+                code = ResponseCode.PULL_RETRY_IMMEDIATELY
+                suggest = group_cfg.broker_id
+                next_begin = h.queueOffset
+            else:
+                self._offset_moved_event(h, next_begin)
         ext = {
             "suggestWhichBrokerId": str(suggest),
-            "nextBeginOffset": str(result.next_begin_offset),
+            "nextBeginOffset": str(next_begin),
             "minOffset": str(result.min_offset),
             "maxOffset": str(result.max_offset),
         }
@@ -142,6 +162,33 @@ class PullProcessor:
             if release is not None:
                 release()
         return request.make_response(code, None if code == 0 else name, ext, body)
+
+    def _offset_moved_event(self, h: PullMessageRequestHeader, offset_new: int) -> None:
+        """Store an OffsetMovedEvent so operators can see corrected consumer offsets."""
+        from rmq.store.message_store import MessageToStore
+
+        broker = self.broker
+        group = h.consumerGroup
+        mq = {"brokerName": broker.config.broker_name, "queueId": h.queueId, "topic": h.topic}
+        event = {
+            "consumerGroup": group,
+            "messageQueue": mq,
+            "offsetNew": offset_new,
+            "offsetRequest": h.queueOffset,
+        }
+        msg = MessageToStore(
+            OFFSET_MOVED_EVENT,
+            0,
+            fastjson.dumpb(event),
+            properties=encode_properties({TAGS: group, KEYS: group}),
+            born_timestamp=int(broker.clock.seconds() * 1000),
+            born_host=broker.store_host,
+            store_host=broker.store_host,
+            tags_code=tag_hash_code(group),
+            wait_store_msg_ok=False,
+        )
+        d = maybeDeferred(broker.store.put_message, msg)
+        d.addErrback(lambda f: _log.failure("storing OFFSET_MOVED_EVENT failed", f))
 
     def _commit(self, h: PullMessageRequestHeader, first_run: bool) -> None:
         if first_run and h.sysFlag & FLAG_COMMIT_OFFSET and self.broker.config.broker_id == 0:
