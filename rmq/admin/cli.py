@@ -16,7 +16,7 @@ from typing import IO, Any
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.python.failure import Failure
 
-from rmq.admin import cmd_admin, cmd_messages  # noqa: F401  (they register the sub-commands)
+from rmq.admin import cmd_admin, cmd_consumer, cmd_messages  # noqa: F401  (register commands)
 from rmq.admin.api import AdminAPI
 from rmq.admin.registry import COMMANDS, Context
 from rmq.admin.report import Report

@@ -34,6 +34,7 @@ ALL = (
     "updateSubGroup",
     "deleteSubGroup",
     "consumerProgress",
+    "consumerStatus",
     "consumerConnection",
     "producerConnection",
     "queryMsgById",
