@@ -306,6 +306,18 @@ class AdminAPI:
 
         return self.cluster_info().addCallback(pick)
 
+    def all_masters(self) -> Deferred[dict[str, str]]:
+        """Broker name -> master address for every broker of every cluster."""
+
+        def pick(info: ClusterInfo) -> dict[str, str]:
+            return {
+                name: data.brokerAddrs[MASTER_ID]
+                for name, data in info.brokerAddrTable.items()
+                if MASTER_ID in data.brokerAddrs
+            }
+
+        return self.cluster_info().addCallback(pick)
+
     def topic_masters(self, topic: str) -> Deferred[dict[str, str]]:
         """Broker name -> master address for every broker serving ``topic``."""
 

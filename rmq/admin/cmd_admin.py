@@ -288,19 +288,6 @@ def delete_sub_group(ctx: Context, args: argparse.Namespace) -> Gen:
     return Report(data, [], [f"delete subscription group [{args.groupName}] success."])
 
 
-def _all_masters(ctx: Context) -> Deferred[dict[str, str]]:
-    """Every master of every cluster."""
-
-    def pick(info: Any) -> dict[str, str]:
-        return {
-            name: data.brokerAddrs[0]
-            for name, data in info.brokerAddrTable.items()
-            if 0 in data.brokerAddrs
-        }
-
-    return ctx.api.cluster_info().addCallback(pick)
-
-
 def _progress_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("-g", "--groupName", required=True)
     p.add_argument("-t", "--topic", help="only this topic")
@@ -308,7 +295,7 @@ def _progress_opts(p: argparse.ArgumentParser) -> None:
 
 @command("consumerProgress", "Show a consumer group's offsets and lag per queue.", _progress_opts)
 def consumer_progress(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield _all_masters(ctx)
+    masters = yield ctx.api.all_masters()
     merged: dict[MessageQueue, OffsetWrapper] = {}
     tps = 0.0
     for addr in sorted(masters.values()):
@@ -359,7 +346,7 @@ def _group_opt(p: argparse.ArgumentParser) -> None:
     _group_opt,
 )
 def consumer_connection(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield _all_masters(ctx)
+    masters = yield ctx.api.all_masters()
     conns: dict[str, Any] = {}
     subs: dict[str, dict[str, Any]] = {}
     found: Any = None

@@ -14,7 +14,6 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from rmq.admin.cmd_admin import _all_masters
 from rmq.admin.registry import Context, command
 from rmq.admin.report import Report, Table, format_ms
 from rmq.common import fastjson
@@ -74,7 +73,7 @@ def _opts(p: argparse.ArgumentParser) -> None:
 @command("consumerStatus", "Ask a consumer group's clients for their running info.", _opts)
 def consumer_status(ctx: Context, args: argparse.Namespace) -> Gen:
     group = args.consumerGroup
-    masters = yield _all_masters(ctx)
+    masters = yield ctx.api.all_masters()
     online: dict[str, tuple[str, Any]] = {}
     for addr in sorted(masters.values()):
         try:
