@@ -64,6 +64,7 @@ class BrokerController:
         self.runner = runner
         """Runs slow disk work off the reactor thread: ``runner(fn, *args) -> Deferred``."""
         self.dispatcher = Dispatcher()
+        # An IMessageStore (rmq.store.interfaces); Any so tests may inject partial fakes.
         self.store: Any = store
         self.topics: Any = None
         self.subgroups: Any = None

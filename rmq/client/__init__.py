@@ -21,6 +21,7 @@ from rmq.client.config import ClientConfig
 from rmq.client.consumer.pull import PullConsumer
 from rmq.client.consumer.push import ConsumeContext, PushConsumer, PushConsumerConfig
 from rmq.client.instance import MQClientInstance
+from rmq.client.interfaces import ITransactionListener
 from rmq.client.model import (
     ConsumeFromWhere,
     ConsumeOrderlyStatus,
@@ -56,6 +57,7 @@ __all__ = [
     "ConsumeOrderlyStatus",
     "ConsumeStatus",
     "ExpressionType",
+    "ITransactionListener",
     "LocalTransactionState",
     "MQClientInstance",
     "Message",

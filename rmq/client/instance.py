@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from rmq import headers as h
 from rmq.client.api import MQClientAPI
 from rmq.client.config import ClientConfig, Fetcher, NameServerAddresses, build_client_id
-from rmq.client.interfaces import ConsumerInner, ProducerInner
+from rmq.client.interfaces import IConsumerInner, IProducerInner
 from rmq.client.model import CLIENT_INNER_PRODUCER_GROUP, MessageQueue
 from rmq.client.routes import MASTER_ID
 from rmq.common import fastjson
@@ -69,8 +69,8 @@ class MQClientInstance:
         self.routes: dict[str, TopicRouteData] = {}
         self.broker_addrs: dict[str, dict[int, str]] = {}
         self.broker_versions: dict[str, int] = {}
-        self.producers: dict[str, ProducerInner] = {}
-        self.consumers: dict[str, ConsumerInner] = {}
+        self.producers: dict[str, IProducerInner] = {}
+        self.consumers: dict[str, IConsumerInner] = {}
         self._loops: list[LoopingCall] = []
         self._delayed: list[IDelayedCall] = []
         self._rebalance_call: IDelayedCall | None = None
@@ -79,12 +79,12 @@ class MQClientInstance:
 
     # --- registration -----------------------------------------------------------------
 
-    def register_producer(self, producer: ProducerInner) -> None:
+    def register_producer(self, producer: IProducerInner) -> None:
         if producer.group in self.producers:
             raise MQClientError(f"producer group {producer.group} already registered")
         self.producers[producer.group] = producer
 
-    def register_consumer(self, consumer: ConsumerInner) -> None:
+    def register_consumer(self, consumer: IConsumerInner) -> None:
         if consumer.group in self.consumers:
             raise MQClientError(f"consumer group {consumer.group} already registered")
         self.consumers[consumer.group] = consumer

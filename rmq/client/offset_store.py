@@ -10,12 +10,14 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from zope.interface import implementer
 
+from rmq.client.interfaces import IOffsetStore
 from rmq.client.model import MessageQueue
 from rmq.common import fastjson
 
@@ -28,24 +30,6 @@ class ReadOffsetType(enum.Enum):
     MEMORY = "MEMORY"
     STORE = "STORE"
     MEMORY_FIRST_THEN_STORE = "MEMORY_FIRST_THEN_STORE"
-
-
-class OffsetStore(Protocol):
-    """What a consumer needs from an offset store."""
-
-    def load(self) -> Deferred[None]: ...
-
-    def update(self, mq: MessageQueue, offset: int, increase_only: bool = False) -> None: ...
-
-    def read(self, mq: MessageQueue, how: ReadOffsetType) -> Deferred[int]: ...
-
-    def persist(self, mqs: Iterable[MessageQueue]) -> Deferred[None]: ...
-
-    def remove(self, mq: MessageQueue) -> None: ...
-
-    def get(self, mq: MessageQueue) -> int | None: ...
-
-    def table(self) -> dict[MessageQueue, int]: ...
 
 
 class _MemoryTable:
@@ -69,6 +53,7 @@ class _MemoryTable:
         return dict(self._table)
 
 
+@implementer(IOffsetStore)
 class RemoteBrokerOffsetStore(_MemoryTable):
     """Clustering: offsets live on the queue's master broker (QUERY/UPDATE_CONSUMER_OFFSET)."""
 
@@ -153,6 +138,7 @@ def default_offsets_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".rocketmq_offsets")
 
 
+@implementer(IOffsetStore)
 class LocalFileOffsetStore(_MemoryTable):
     """Broadcasting: offsets in ``<base_dir>/<client_id>/<group>/offsets.json``."""
 

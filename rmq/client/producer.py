@@ -14,11 +14,13 @@ from typing import Any
 import attrs
 from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from rmq import headers as h
 from rmq.client.config import ClientConfig
 from rmq.client.fault import FaultStrategy
 from rmq.client.instance import MQClientInstance
+from rmq.client.interfaces import IProducerInner
 from rmq.client.model import (
     DEFAULT_TOPIC,
     RETRY_GROUP_TOPIC_PREFIX,
@@ -78,6 +80,7 @@ class ProducerConfig:
     use_v2_header: bool = True
 
 
+@implementer(IProducerInner)
 class Producer:
     """Sends messages for one producer group.
 
@@ -118,7 +121,7 @@ class Producer:
             d.addCallback(lambda _: self.instance.shutdown())
         return d
 
-    # --- ProducerInner ----------------------------------------------------------------
+    # --- IProducerInner ---------------------------------------------------------------
 
     def published_topics(self) -> list[str]:
         return list(self._queues)

@@ -26,17 +26,19 @@ _log = Logger()
 
 
 class TransactionListener(Protocol):
-    """The application's side of a transaction."""
+    """The listener argument's static type: the methods of ``interfaces.ITransactionListener``.
+
+    Structural, so plain user classes type-check without declaring the zope interface; classes
+    may still declare ``@implementer(ITransactionListener)`` to have ``verifyObject`` check them.
+    """
 
     def execute_local_transaction(
         self, msg: Message, arg: Any
-    ) -> LocalTransactionState | Deferred[LocalTransactionState]:
-        """Run the local transaction after the half message is stored."""
+    ) -> LocalTransactionState | Deferred[LocalTransactionState]: ...
 
     def check_local_transaction(
         self, msg: MessageExt
-    ) -> LocalTransactionState | Deferred[LocalTransactionState]:
-        """Answer the broker: what became of this half message's transaction?"""
+    ) -> LocalTransactionState | Deferred[LocalTransactionState]: ...
 
 
 @attrs.frozen

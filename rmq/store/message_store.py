@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
+from zope.interface import implementer
 
 from rmq.common.errors import DiskFullError, MessageIllegal, StoreError
 from rmq.common.message import (
@@ -54,6 +55,7 @@ from rmq.store.format import (
     read_store_timestamp,
 )
 from rmq.store.index import IndexService
+from rmq.store.interfaces import IMessageStore
 from rmq.store.mappedfile import MappedFile
 from rmq.store.recovery import recover
 
@@ -198,6 +200,7 @@ def _disk_ratio(path: str) -> float:
     return used / usable
 
 
+@implementer(IMessageStore)
 class MessageStore:
     """CommitLog + ConsumeQueues + index with flush, recovery and retention."""
 

@@ -23,13 +23,14 @@ from rmq.common.route import BrokerData, QueueData, TopicRouteData
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.dispatcher import Dispatcher
-from rmq.remoting.interfaces import IRemotingClient
+from rmq.remoting.interfaces import IRemotingClient, IRemotingConnection
 
 NAMESRV = "127.0.0.1:9876"
 
 
+@implementer(IRemotingConnection)
 class FakeConnection:
-    """Stands in for the broker's channel when it calls the client."""
+    """Stands in for the broker's channel when it calls the client; records responses."""
 
     def __init__(self, peer: str) -> None:
         self.peer = peer
@@ -37,8 +38,17 @@ class FakeConnection:
         self.connected = True
         self.responses: list[RemotingCommand] = []
 
+    def invoke(self, command: RemotingCommand, timeout: float) -> Deferred[RemotingCommand]:
+        return fail(RemotingConnectError("the fake broker channel takes no requests"))
+
+    def invoke_oneway(self, command: RemotingCommand) -> Deferred[None]:
+        return fail(RemotingConnectError("the fake broker channel takes no requests"))
+
     def send_response(self, cmd: RemotingCommand) -> None:
         self.responses.append(cmd)
+
+    def close(self) -> None:
+        self.connected = False
 
 
 @implementer(IRemotingClient)

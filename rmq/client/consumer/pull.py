@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
+from zope.interface import implementer
 
 from rmq import headers as h
 from rmq.client.api import PULL_SUBSCRIPTION, PULL_SUSPEND
 from rmq.client.config import ClientConfig
 from rmq.client.instance import MQClientInstance
+from rmq.client.interfaces import IConsumerInner
 from rmq.client.model import (
     ConsumeFromWhere,
     ConsumeType,
@@ -28,6 +30,7 @@ from rmq.filter.tags import SubscriptionData, build_subscription
 BROKER_SUSPEND_MAX = 20.0  # DefaultMQPullConsumer's brokerSuspendMaxTimeMillis
 
 
+@implementer(IConsumerInner)
 class PullConsumer:
     """Explicit pulls for one consumer group; offsets are kept on the broker when asked."""
 
@@ -54,7 +57,7 @@ class PullConsumer:
             d.addCallback(lambda _: self.instance.shutdown())
         return d
 
-    # --- ConsumerInner ----------------------------------------------------------------------
+    # --- IConsumerInner ---------------------------------------------------------------------
 
     def consumer_data(self) -> dict[str, Any]:
         return {

@@ -16,12 +16,14 @@ from twisted.internet.defer import Deferred, DeferredSemaphore, maybeDeferred, s
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from rmq import headers as h
 from rmq.client.api import PULL_COMMIT_OFFSET, PULL_SUBSCRIPTION, PULL_SUSPEND
 from rmq.client.config import ClientConfig
 from rmq.client.consumer.process_queue import ProcessQueue
 from rmq.client.instance import MQClientInstance
+from rmq.client.interfaces import IConsumerInner, IOffsetStore
 from rmq.client.model import (
     RETRY_GROUP_TOPIC_PREFIX,
     ConsumeFromWhere,
@@ -37,7 +39,6 @@ from rmq.client.model import (
 )
 from rmq.client.offset_store import (
     LocalFileOffsetStore,
-    OffsetStore,
     ReadOffsetType,
     RemoteBrokerOffsetStore,
     Runner,
@@ -114,6 +115,7 @@ class _PullRequest:
         self.broker_id = 0
 
 
+@implementer(IConsumerInner)
 class PushConsumer:
     """A consumer group member that receives messages through a listener."""
 
@@ -138,7 +140,7 @@ class PushConsumer:
         self._listener: ConcurrentListener | None = None
         self._orderly: OrderlyListener | None = None
         self._sem = DeferredSemaphore(config.consume_concurrency)
-        self.offsets: OffsetStore | None = None
+        self.offsets: IOffsetStore | None = None
         self._running = False
         self._rebalancing: Deferred[None] | None = None
         self._rebalance_again = False
@@ -279,7 +281,7 @@ class PushConsumer:
         self.instance.producers.clear()
         return self.instance.shutdown()
 
-    # --- ConsumerInner ----------------------------------------------------------------------
+    # --- IConsumerInner ---------------------------------------------------------------------
 
     def consumer_data(self) -> dict[str, Any]:
         return {
