@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import serverFromString
@@ -23,6 +23,18 @@ from rmq.remoting.client import RemotingClient
 from rmq.remoting.dispatcher import Dispatcher
 from rmq.remoting.server import RemotingServerFactory
 from rmq.store.config import StoreConfig
+
+if TYPE_CHECKING:
+    from rmq.broker.clients import ConsumerManager, ProducerManager
+    from rmq.broker.locks import RebalanceLockManager
+    from rmq.broker.longpoll import PullHoldService
+    from rmq.broker.offsets import ConsumerOffsetManager
+    from rmq.broker.registration import BrokerRegistration
+    from rmq.broker.schedule import ScheduleMessageService
+    from rmq.broker.subgroups import SubscriptionGroupManager
+    from rmq.broker.topics import TopicConfigManager
+    from rmq.broker.transaction.service import TransactionService
+    from rmq.store.interfaces import IMessageStore
 
 __all__ = ["PROCESSOR_MODULES", "BrokerController"]
 
@@ -64,19 +76,22 @@ class BrokerController:
         self.runner = runner
         """Runs slow disk work off the reactor thread: ``runner(fn, *args) -> Deferred``."""
         self.dispatcher = Dispatcher()
-        # An IMessageStore (rmq.store.interfaces); Any so tests may inject partial fakes.
-        self.store: Any = store
-        self.topics: Any = None
-        self.subgroups: Any = None
-        self.offsets: Any = None
-        self.producers: Any = None
-        self.consumers: Any = None
-        self.longpoll: Any = None
-        self.registration: Any = None
-        self.schedule: Any = None
-        self.transactions: Any = None
+        self._injected_store = store
+        self._built = False
+        # Created by build() (state is loaded there, so construction stays cheap):
+        self.store: IMessageStore
+        self.topics: TopicConfigManager
+        self.subgroups: SubscriptionGroupManager
+        self.offsets: ConsumerOffsetManager
+        self.producers: ProducerManager
+        self.consumers: ConsumerManager
+        self.longpoll: PullHoldService
+        self.locks: RebalanceLockManager
+        self.schedule: ScheduleMessageService | None = None
+        """Delay-level service (issue 5): sends with DELAY > 0 go through it."""
+        self.transactions: TransactionService | None = None
         """Transactional-message service (issue 5): half messages, END_TRANSACTION, check-back."""
-        """Delay-level service hook (issue 5): when set, sends with DELAY > 0 go through it."""
+        self.registration: BrokerRegistration | None = None
         self.namesrv_client = RemotingClient(clock)
         self.server_factory = RemotingServerFactory(
             self.dispatcher, clock, idle_timeout=config.server_channel_max_idle_time_seconds
@@ -120,7 +135,9 @@ class BrokerController:
         from rmq.broker.topics import TopicConfigManager
 
         os.makedirs(self.config_dir, exist_ok=True)
-        if self.store is None:
+        if self._injected_store is not None:
+            self.store = self._injected_store
+        else:
             from rmq.store.message_store import MessageStore
 
             self.store = MessageStore(
@@ -144,6 +161,7 @@ class BrokerController:
         self.offsets.load()
         self._build_features()
         self.register_processors()
+        self._built = True
 
     def _build_features(self) -> None:
         """Delay levels and transactions (issue 5)."""
@@ -182,7 +200,7 @@ class BrokerController:
     def start(self, endpoint: str | None = None) -> Any:
         """Load, listen on ``endpoint`` (default ``tcp:<listenPort>``), register, start timers."""
         self.start_time = self.clock.seconds()
-        if self.topics is None:
+        if not self._built:
             self.build()
         start = getattr(self.store, "start", None)
         if start is not None:
@@ -212,8 +230,10 @@ class BrokerController:
         self.registration = BrokerRegistration(self)
         self.registration.start()
         if self.config.broker_id == 0:  # delivery and check-back run on masters only
-            self.schedule.start()
-            self.transactions.start()
+            if self.schedule is not None:
+                self.schedule.start()
+            if self.transactions is not None:
+                self.transactions.start()
 
     def _every(self, interval: float, fn: Callable[[], Any], now: bool = True) -> None:
         loop = LoopingCall(fn)

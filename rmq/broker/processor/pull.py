@@ -155,9 +155,8 @@ class PullProcessor:
         body = None
         if code == ResponseCode.SUCCESS:
             buffers = result.buffers
-            body = buffers[0] if len(buffers) == 1 else b"".join(buffers)
-            if not isinstance(body, bytes):
-                body = bytes(body)
+            joined = buffers[0] if len(buffers) == 1 else b"".join(buffers)
+            body = joined if isinstance(joined, bytes) else bytes(joined)
             release = getattr(result, "release", None)
             if release is not None:
                 release()
