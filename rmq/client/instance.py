@@ -386,3 +386,15 @@ def _fail(exc: Exception) -> Deferred[Any]:
     d: Deferred[Any] = Deferred()
     d.errback(exc)
     return d
+
+
+def instance_for(
+    reactor: Any, client: ClientConfig | MQClientInstance
+) -> tuple[MQClientInstance, bool]:
+    """The instance a producer or consumer runs on, and whether it owns (and so stops) it.
+
+    Passing a ``ClientConfig`` gives the caller its own instance; passing an instance shares it.
+    """
+    if isinstance(client, MQClientInstance):
+        return client, False
+    return MQClientInstance(reactor, client), True

@@ -19,7 +19,7 @@ from zope.interface import implementer
 from rmq import headers as h
 from rmq.client.config import ClientConfig
 from rmq.client.fault import FaultStrategy
-from rmq.client.instance import MQClientInstance
+from rmq.client.instance import MQClientInstance, instance_for
 from rmq.client.interfaces import IProducerInner
 from rmq.client.model import (
     DEFAULT_TOPIC,
@@ -94,10 +94,7 @@ class Producer:
         self.reactor = reactor
         self.config = config
         self.group = config.group
-        if isinstance(client, MQClientInstance):
-            self.instance, self._owns_instance = client, False
-        else:
-            self.instance, self._owns_instance = MQClientInstance(reactor, client), True
+        self.instance, self._owns_instance = instance_for(reactor, client)
         self.fault = FaultStrategy(reactor.seconds, config.latency_fault_enabled)
         self.ids = UniqueIdGenerator(reactor.seconds, self.instance.config.client_ip)
         self._queues: dict[str, list[MessageQueue]] = {}

@@ -10,7 +10,7 @@ from zope.interface import implementer
 from rmq import headers as h
 from rmq.client.api import PULL_SUBSCRIPTION, PULL_SUSPEND
 from rmq.client.config import ClientConfig
-from rmq.client.instance import MQClientInstance
+from rmq.client.instance import MQClientInstance, instance_for
 from rmq.client.interfaces import IConsumerInner
 from rmq.client.model import (
     ConsumeFromWhere,
@@ -37,10 +37,7 @@ class PullConsumer:
     def __init__(self, reactor: Any, group: str, client: ClientConfig | MQClientInstance) -> None:
         self.reactor = reactor
         self.group = group
-        if isinstance(client, MQClientInstance):
-            self.instance, self._owns_instance = client, False
-        else:
-            self.instance, self._owns_instance = MQClientInstance(reactor, client), True
+        self.instance, self._owns_instance = instance_for(reactor, client)
         self.offsets = RemoteBrokerOffsetStore(self.instance, group)
         self._queues: dict[str, list[MessageQueue]] = {}
         self._subs: dict[str, SubscriptionData] = {}

@@ -22,7 +22,7 @@ from rmq import headers as h
 from rmq.client.api import PULL_COMMIT_OFFSET, PULL_SUBSCRIPTION, PULL_SUSPEND
 from rmq.client.config import ClientConfig
 from rmq.client.consumer.process_queue import ProcessQueue
-from rmq.client.instance import MQClientInstance
+from rmq.client.instance import MQClientInstance, instance_for
 from rmq.client.interfaces import IConsumerInner, IOffsetStore
 from rmq.client.model import (
     RETRY_GROUP_TOPIC_PREFIX,
@@ -129,10 +129,7 @@ class PushConsumer:
         self.reactor = reactor
         self.config = config
         self.group = config.group
-        if isinstance(client, MQClientInstance):
-            self.instance, self._owns_instance = client, False
-        else:
-            self.instance, self._owns_instance = MQClientInstance(reactor, client), True
+        self.instance, self._owns_instance = instance_for(reactor, client)
         self._runner = runner
         self._subs: dict[str, SubscriptionData] = {}
         self._topic_queues: dict[str, list[MessageQueue]] = {}
