@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
@@ -196,17 +196,21 @@ class BrokerController:
                 continue
             module.register(self.dispatcher, self)
 
-    @inlineCallbacks
-    def start(self, endpoint: str | None = None) -> Any:
+    def start(self, endpoint: str | None = None) -> Deferred[None]:
         """Load, listen on ``endpoint`` (default ``tcp:<listenPort>``), register, start timers."""
+        return Deferred.fromCoroutine(self._start(endpoint))
+
+    async def _start(self, endpoint: str | None) -> None:
         self.start_time = self.clock.seconds()
         if not self._built:
             self.build()
         start = getattr(self.store, "start", None)
         if start is not None:
-            yield start()
+            started = start()
+            if isinstance(started, Deferred):
+                await started
         desc = endpoint or f"tcp:{self.config.listen_port}:interface={self.config.broker_ip1}"
-        self.port = yield serverFromString(self.clock, desc).listen(self.server_factory)
+        self.port = await serverFromString(self.clock, desc).listen(self.server_factory)
         bound = self.port.getHost().port  # type: ignore[union-attr]
         self.config.listen_port = bound
         self.address = f"{self.config.broker_ip1}:{bound}"
@@ -247,9 +251,11 @@ class BrokerController:
         d.addErrback(lambda f: _log.failure("persisting consumer offsets failed", f))
         return d
 
-    @inlineCallbacks
-    def stop(self) -> Any:
+    def stop(self) -> Deferred[None]:
         """Unregister, stop listening, persist everything and shut the store down."""
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
         if not self._running:
             return
         self._running = False
@@ -259,29 +265,33 @@ class BrokerController:
         self._loops.clear()
         if self.registration is not None:
             try:
-                yield self.registration.stop()
+                await self.registration.stop()
             except Exception:
                 _log.failure("unregistering from name servers failed")
         if self.port is not None:
-            yield self.port.stopListening()
+            stopped = self.port.stopListening()
+            if stopped is not None:
+                await stopped
         self.server_factory.close_all()
         for svc in (self.longpoll, self.consumers, self.producers, self.transactions):
             if svc is not None:
                 svc.stop()
         if self.schedule is not None:
             try:
-                yield self.schedule.stop()
+                await self.schedule.stop()
             except Exception:
                 _log.failure("persisting delay offsets at shutdown failed")
         for mgr in (self.offsets, self.topics, self.subgroups):
             try:
-                yield mgr.persist()
+                await mgr.persist()
             except Exception:
                 _log.failure("persisting {m} at shutdown failed", m=type(mgr).__name__)
-        yield self.namesrv_client.close()
+        await self.namesrv_client.close()
         shutdown = getattr(self.store, "shutdown", None) or getattr(self.store, "stop", None)
         if shutdown is not None:
-            yield shutdown()
+            done = shutdown()
+            if isinstance(done, Deferred):
+                await done
 
     # --- info ----------------------------------------------------------------------------
 
