@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Generator
 from typing import Any
-
-from twisted.internet.defer import Deferred
 
 from rmq.admin.api import OffsetWrapper
 from rmq.admin.registry import Context, command, masters_of, target_options
@@ -16,7 +13,6 @@ from rmq.common.errors import MQClientError, RemoteError, RMQError
 from rmq.remoting.codes import ResponseCode
 
 ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"
-Gen = Generator[Deferred[Any], Any, Report]
 
 
 def _bool(text: str) -> bool:
@@ -47,11 +43,11 @@ def _update_topic_opts(p: argparse.ArgumentParser) -> None:
     "Create or update a topic on a broker or every master of a cluster.",
     _update_topic_opts,
 )
-def update_topic(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield masters_of(ctx, args)
+async def update_topic(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await masters_of(ctx, args)
     table = Table(["Broker", "Addr", "Topic", "Read", "Write", "Perm", "Order"])
     for name, addr in sorted(masters.items()):
-        yield ctx.api.create_topic(
+        await ctx.api.create_topic(
             addr, args.topic, args.readQueueNums, args.writeQueueNums, args.perm, args.order
         )
         table.rows.append(
@@ -59,7 +55,7 @@ def update_topic(ctx: Context, args: argparse.Namespace) -> Gen:
         )
     if args.order and args.clusterName:
         conf = ";".join(f"{n}:{args.writeQueueNums}" for n in sorted(masters))
-        yield ctx.api.put_kv_config(ORDER_TOPIC_CONFIG, args.topic, conf)
+        await ctx.api.put_kv_config(ORDER_TOPIC_CONFIG, args.topic, conf)
     data = {
         "topic": args.topic,
         "readQueueNums": args.readQueueNums,
@@ -81,11 +77,11 @@ def _delete_topic_opts(p: argparse.ArgumentParser) -> None:
     "Delete a topic from every master of a cluster and the name servers.",
     _delete_topic_opts,
 )
-def delete_topic(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield ctx.api.master_addrs(args.clusterName)
+async def delete_topic(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await ctx.api.master_addrs(args.clusterName)
     for addr in sorted(masters.values()):
-        yield ctx.api.delete_topic_in_broker(addr, args.topic)
-    yield ctx.api.delete_topic_in_namesrv(args.topic, args.clusterName)
+        await ctx.api.delete_topic_in_broker(addr, args.topic)
+    await ctx.api.delete_topic_in_namesrv(args.topic, args.clusterName)
     data = {"topic": args.topic, "cluster": args.clusterName, "brokers": sorted(masters.values())}
     return Report(
         data, [], [f"delete topic [{args.topic}] from cluster [{args.clusterName}] success."]
@@ -93,8 +89,8 @@ def delete_topic(ctx: Context, args: argparse.Namespace) -> Gen:
 
 
 @command("topicList", "List every topic the name server knows.", lambda p: None)
-def topic_list(ctx: Context, args: argparse.Namespace) -> Gen:
-    topics = yield ctx.api.topic_list()
+async def topic_list(ctx: Context, args: argparse.Namespace) -> Report:
+    topics = await ctx.api.topic_list()
     names = sorted(set(topics.topicList))
     return Report({"topics": names}, [Table(["Topic"], [[n] for n in names])])
 
@@ -104,8 +100,8 @@ def _topic_opt(p: argparse.ArgumentParser) -> None:
 
 
 @command("topicRoute", "Show the brokers and queues of a topic.", _topic_opt)
-def topic_route(ctx: Context, args: argparse.Namespace) -> Gen:
-    route = yield ctx.api.topic_route(args.topic)
+async def topic_route(ctx: Context, args: argparse.Namespace) -> Report:
+    route = await ctx.api.topic_route(args.topic)
     brokers = Table(["Cluster", "Broker Name", "BID", "Addr"])
     for b in sorted(route.brokerDatas, key=lambda b: b.brokerName):
         for bid, addr in sorted(b.brokerAddrs.items()):
@@ -126,12 +122,12 @@ def topic_route(ctx: Context, args: argparse.Namespace) -> Gen:
 @command(
     "topicStatus", "Show min/max offset and last update time of each queue of a topic.", _topic_opt
 )
-def topic_status(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield ctx.api.topic_masters(args.topic)
+async def topic_status(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await ctx.api.topic_masters(args.topic)
     table = Table(["Broker Name", "QID", "Min Offset", "Max Offset", "Last Updated"])
     rows: list[dict[str, Any]] = []
     for name, addr in sorted(masters.items()):
-        stats = yield ctx.api.topic_stats(addr, args.topic)
+        stats = await ctx.api.topic_stats(addr, args.topic)
         for mq, off in sorted(stats.items()):
             ts = off.last_update_timestamp
             table.rows.append([name, mq.queue_id, off.min_offset, off.max_offset, format_ms(ts)])
@@ -155,8 +151,8 @@ def _cluster_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("clusterList", "List clusters, their brokers and each broker's figures.", _cluster_opts)
-def cluster_list(ctx: Context, args: argparse.Namespace) -> Gen:
-    info = yield ctx.api.cluster_info()
+async def cluster_list(ctx: Context, args: argparse.Namespace) -> Report:
+    info = await ctx.api.cluster_info()
     table = Table(["Cluster Name", "Broker Name", "BID", "Addr", "Version", "InTPS", "OutTPS"])
     rows: list[dict[str, Any]] = []
     for cluster, names in sorted(info.clusterAddrTable.items()):
@@ -168,7 +164,7 @@ def cluster_list(ctx: Context, args: argparse.Namespace) -> Gen:
                 continue
             for bid, addr in sorted(data.brokerAddrs.items()):
                 try:
-                    stats = yield ctx.api.broker_runtime_info(addr)
+                    stats = await ctx.api.broker_runtime_info(addr)
                 except RMQError:
                     stats = {}
                 version = stats.get("brokerVersionDesc")
@@ -192,24 +188,24 @@ def cluster_list(ctx: Context, args: argparse.Namespace) -> Gen:
 @command(
     "brokerStatus", "Show a broker's runtime figures (GET_BROKER_RUNTIME_INFO).", target_options
 )
-def broker_status(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield masters_of(ctx, args)
+async def broker_status(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await masters_of(ctx, args)
     data: dict[str, dict[str, str]] = {}
     tables = []
     for _name, addr in sorted(masters.items()):
-        stats = yield ctx.api.broker_runtime_info(addr)
+        stats = await ctx.api.broker_runtime_info(addr)
         data[addr] = stats
         tables.append(Table([f"{addr} Key", "Value"], _kv_rows(stats)))  # type: ignore[arg-type]
     return Report(data, tables)
 
 
 @command("getBrokerConfig", "Show a broker's configuration.", target_options)
-def get_broker_config(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield masters_of(ctx, args)
+async def get_broker_config(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await masters_of(ctx, args)
     data: dict[str, dict[str, str]] = {}
     tables = []
     for _name, addr in sorted(masters.items()):
-        props = yield ctx.api.broker_config(addr)
+        props = await ctx.api.broker_config(addr)
         data[addr] = props
         tables.append(Table([f"{addr} Key", "Value"], _kv_rows(props)))  # type: ignore[arg-type]
     return Report(data, tables)
@@ -222,10 +218,10 @@ def _update_config_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("updateBrokerConfig", "Change one broker.conf key at runtime.", _update_config_opts)
-def update_broker_config(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield masters_of(ctx, args)
+async def update_broker_config(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await masters_of(ctx, args)
     for addr in sorted(masters.values()):
-        yield ctx.api.update_broker_config(addr, {args.key: args.value})
+        await ctx.api.update_broker_config(addr, {args.key: args.value})
     data = {"key": args.key, "value": args.value, "brokers": sorted(masters.values())}
     return Report(data, [], [f"update broker config success, {args.key}={args.value}"])
 
@@ -247,8 +243,8 @@ def _sub_group_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("updateSubGroup", "Create or update a subscription (consumer) group.", _sub_group_opts)
-def update_sub_group(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield masters_of(ctx, args)
+async def update_sub_group(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await masters_of(ctx, args)
     config = {
         "groupName": args.groupName,
         "consumeEnable": args.consumeEnable,
@@ -261,7 +257,7 @@ def update_sub_group(ctx: Context, args: argparse.Namespace) -> Gen:
         "notifyConsumerIdsChangedEnable": args.notifyConsumerIdsChanged,
     }
     for addr in sorted(masters.values()):
-        yield ctx.api.create_subscription_group(addr, config)
+        await ctx.api.create_subscription_group(addr, config)
     table = Table(["Key", "Value"], _kv_rows(config))  # type: ignore[arg-type]
     data = {"config": config, "brokers": sorted(masters.values())}
     return Report(
@@ -280,10 +276,10 @@ def _delete_group_opts(p: argparse.ArgumentParser) -> None:
     "Delete a subscription group (and optionally its offsets).",
     _delete_group_opts,
 )
-def delete_sub_group(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield masters_of(ctx, args)
+async def delete_sub_group(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await masters_of(ctx, args)
     for addr in sorted(masters.values()):
-        yield ctx.api.delete_subscription_group(addr, args.groupName, args.removeOffset)
+        await ctx.api.delete_subscription_group(addr, args.groupName, args.removeOffset)
     data = {"groupName": args.groupName, "brokers": sorted(masters.values())}
     return Report(data, [], [f"delete subscription group [{args.groupName}] success."])
 
@@ -294,12 +290,12 @@ def _progress_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("consumerProgress", "Show a consumer group's offsets and lag per queue.", _progress_opts)
-def consumer_progress(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield ctx.api.all_masters()
+async def consumer_progress(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await ctx.api.all_masters()
     merged: dict[MessageQueue, OffsetWrapper] = {}
     tps = 0.0
     for addr in sorted(masters.values()):
-        got_tps, table = yield ctx.api.consume_stats(addr, args.groupName, args.topic)
+        got_tps, table = await ctx.api.consume_stats(addr, args.groupName, args.topic)
         tps += got_tps
         merged.update(table)
     table_out = Table(
@@ -345,14 +341,14 @@ def _group_opt(p: argparse.ArgumentParser) -> None:
     "Show the online clients and subscriptions of a consumer group.",
     _group_opt,
 )
-def consumer_connection(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield ctx.api.all_masters()
+async def consumer_connection(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await ctx.api.all_masters()
     conns: dict[str, Any] = {}
     subs: dict[str, dict[str, Any]] = {}
     found: Any = None
     for addr in sorted(masters.values()):
         try:
-            cc = yield ctx.api.consumer_connection(addr, args.consumerGroup)
+            cc = await ctx.api.consumer_connection(addr, args.consumerGroup)
         except RemoteError as exc:
             if exc.code == ResponseCode.CONSUMER_NOT_ONLINE:
                 continue
@@ -401,13 +397,13 @@ def _producer_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("producerConnection", "Show the online clients of a producer group.", _producer_opts)
-def producer_connection(ctx: Context, args: argparse.Namespace) -> Gen:
-    masters = yield ctx.api.topic_masters(args.topic)
+async def producer_connection(ctx: Context, args: argparse.Namespace) -> Report:
+    masters = await ctx.api.topic_masters(args.topic)
     conns: dict[str, Any] = {}
     last_error: RMQError | None = None
     for addr in sorted(masters.values()):
         try:
-            got = yield ctx.api.producer_connection(addr, args.producerGroup)
+            got = await ctx.api.producer_connection(addr, args.producerGroup)
         except RemoteError as exc:
             last_error = exc
             continue
@@ -445,20 +441,20 @@ def _perm_report(counts: dict[str, int], what: str, name: str) -> Report:
 @command(
     "wipeWritePerm", "Drop a broker's write permission on every name server.", _broker_name_opt
 )
-def wipe_write_perm(ctx: Context, args: argparse.Namespace) -> Gen:
+async def wipe_write_perm(ctx: Context, args: argparse.Namespace) -> Report:
     counts: dict[str, int] = {}
     for ns in ctx.api.namesrv:
-        counts[ns] = yield ctx.api.wipe_write_perm(ns, args.brokerName)
+        counts[ns] = await ctx.api.wipe_write_perm(ns, args.brokerName)
     return _perm_report(counts, "wiped", args.brokerName)
 
 
 @command(
     "addWritePerm", "Restore a broker's write permission on every name server.", _broker_name_opt
 )
-def add_write_perm(ctx: Context, args: argparse.Namespace) -> Gen:
+async def add_write_perm(ctx: Context, args: argparse.Namespace) -> Report:
     counts: dict[str, int] = {}
     for ns in ctx.api.namesrv:
-        counts[ns] = yield ctx.api.add_write_perm(ns, args.brokerName)
+        counts[ns] = await ctx.api.add_write_perm(ns, args.brokerName)
     return _perm_report(counts, "added", args.brokerName)
 
 
@@ -472,8 +468,8 @@ def _kv_opts(p: argparse.ArgumentParser, value: bool) -> None:
 @command(
     "updateKvConfig", "Put a KV config item on every name server.", lambda p: _kv_opts(p, True)
 )
-def update_kv_config(ctx: Context, args: argparse.Namespace) -> Gen:
-    yield ctx.api.put_kv_config(args.namespace, args.key, args.value)
+async def update_kv_config(ctx: Context, args: argparse.Namespace) -> Report:
+    await ctx.api.put_kv_config(args.namespace, args.key, args.value)
     data = {"namespace": args.namespace, "key": args.key, "value": args.value}
     return Report(data, [], ["update kv config in namesrv success."])
 
@@ -481,18 +477,18 @@ def update_kv_config(ctx: Context, args: argparse.Namespace) -> Gen:
 @command(
     "deleteKvConfig", "Delete a KV config item on every name server.", lambda p: _kv_opts(p, False)
 )
-def delete_kv_config(ctx: Context, args: argparse.Namespace) -> Gen:
-    yield ctx.api.delete_kv_config(args.namespace, args.key)
+async def delete_kv_config(ctx: Context, args: argparse.Namespace) -> Report:
+    await ctx.api.delete_kv_config(args.namespace, args.key)
     data = {"namespace": args.namespace, "key": args.key}
     return Report(data, [], ["delete kv config from namesrv success."])
 
 
 @command("getNamesrvConfig", "Show the configuration of every name server.", lambda p: None)
-def get_namesrv_config(ctx: Context, args: argparse.Namespace) -> Gen:
+async def get_namesrv_config(ctx: Context, args: argparse.Namespace) -> Report:
     data: dict[str, dict[str, str]] = {}
     tables = []
     for ns in ctx.api.namesrv:
-        props = yield ctx.api.get_namesrv_config(ns)
+        props = await ctx.api.get_namesrv_config(ns)
         data[ns] = props
         tables.append(Table([f"{ns} Key", "Value"], _kv_rows(props)))  # type: ignore[arg-type]
     return Report(data, tables)
@@ -506,7 +502,7 @@ def _ns_config_opts(p: argparse.ArgumentParser) -> None:
 @command(
     "updateNamesrvConfig", "Change one name-server setting on every name server.", _ns_config_opts
 )
-def update_namesrv_config(ctx: Context, args: argparse.Namespace) -> Gen:
-    yield ctx.api.update_namesrv_config({args.key: args.value})
+async def update_namesrv_config(ctx: Context, args: argparse.Namespace) -> Report:
+    await ctx.api.update_namesrv_config({args.key: args.value})
     data = {"key": args.key, "value": args.value, "namesrv": list(ctx.api.namesrv)}
     return Report(data, [], [f"update name server config success, {args.key}={args.value}"])

@@ -9,10 +9,7 @@ that client (properties, subscriptions, queues).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Generator
 from typing import Any
-
-from twisted.internet.defer import Deferred
 
 from rmq.admin.registry import Context, command
 from rmq.admin.report import Report, Table, format_ms
@@ -22,8 +19,6 @@ from rmq.headers import GetConsumerRunningInfoRequestHeader
 from rmq.remoting.codes import RequestCode, ResponseCode
 
 __all__ = ["consumer_status", "plain", "running_info_of"]
-
-Gen = Generator[Deferred[Any], Any, Report]
 
 
 def plain(value: Any) -> Any:
@@ -71,13 +66,13 @@ def _opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("consumerStatus", "Ask a consumer group's clients for their running info.", _opts)
-def consumer_status(ctx: Context, args: argparse.Namespace) -> Gen:
+async def consumer_status(ctx: Context, args: argparse.Namespace) -> Report:
     group = args.consumerGroup
-    masters = yield ctx.api.all_masters()
+    masters = await ctx.api.all_masters()
     online: dict[str, tuple[str, Any]] = {}
     for addr in sorted(masters.values()):
         try:
-            cc = yield ctx.api.consumer_connection(addr, group)
+            cc = await ctx.api.consumer_connection(addr, group)
         except RemoteError as exc:
             if exc.code == ResponseCode.CONSUMER_NOT_ONLINE:
                 continue
@@ -97,7 +92,7 @@ def consumer_status(ctx: Context, args: argparse.Namespace) -> Gen:
     for cid in targets:
         addr, conn = online[cid]
         header = GetConsumerRunningInfoRequestHeader(group, cid, bool(args.jstackEnable))
-        resp = yield ctx.api.invoke(addr, RequestCode.GET_CONSUMER_RUNNING_INFO, header)
+        resp = await ctx.api.invoke(addr, RequestCode.GET_CONSUMER_RUNNING_INFO, header)
         info = running_info_of(resp.body) if resp.code == ResponseCode.SUCCESS else None
         clients.append(
             {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -17,7 +16,6 @@ from rmq.common.errors import MessageIllegal, MQClientError, RemoteError
 from rmq.common.message import MessageExt, UniqueIdGenerator
 from rmq.remoting.codes import ResponseCode
 
-Gen = Generator[Deferred[Any], Any, Report]
 LONG_MAX = 2**63 - 1
 PULL_BATCH = 32
 
@@ -53,16 +51,16 @@ def _by_id_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("queryMsgById", "Show messages by offset message id.", _by_id_opts)
-def query_msg_by_id(ctx: Context, args: argparse.Namespace) -> Gen:
+async def query_msg_by_id(ctx: Context, args: argparse.Namespace) -> Report:
     found: list[MessageExt] = []
     for raw in args.msgId.split(","):
         msg_id = raw.strip()
         try:
-            found.append((yield ctx.api.view_message(msg_id)))
+            found.append(await ctx.api.view_message(msg_id))
         except (MessageIllegal, RemoteError):
             if not args.topic:
                 raise
-            found.extend((yield ctx.api.query_message(args.topic, msg_id, 32, 0, LONG_MAX, True)))
+            found.extend(await ctx.api.query_message(args.topic, msg_id, 32, 0, LONG_MAX, True))
     return _detail_report(found)
 
 
@@ -75,10 +73,10 @@ def _by_key_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("queryMsgByKey", "Find messages of a topic by key.", _by_key_opts)
-def query_msg_by_key(ctx: Context, args: argparse.Namespace) -> Gen:
+async def query_msg_by_key(ctx: Context, args: argparse.Namespace) -> Report:
     begin = parse_time(args.beginTimestamp, ctx.now_ms())
     end = parse_time(args.endTimestamp, ctx.now_ms())
-    msgs = yield ctx.api.query_message(args.topic, args.msgKey, args.maxNum, begin, end)
+    msgs = await ctx.api.query_message(args.topic, args.msgKey, args.maxNum, begin, end)
     return _list_report(msgs)
 
 
@@ -88,8 +86,8 @@ def _by_unique_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("queryMsgByUniqueKey", "Show a message by its client message id.", _by_unique_opts)
-def query_msg_by_unique_key(ctx: Context, args: argparse.Namespace) -> Gen:
-    msgs = yield ctx.api.query_message(args.topic, args.msgId, 32, 0, LONG_MAX, True)
+async def query_msg_by_unique_key(ctx: Context, args: argparse.Namespace) -> Report:
+    msgs = await ctx.api.query_message(args.topic, args.msgId, 32, 0, LONG_MAX, True)
     if not msgs:
         raise RemoteError(ResponseCode.QUERY_NOT_FOUND, f"no message with id {args.msgId}")
     return _detail_report(msgs)
@@ -103,10 +101,10 @@ def _by_offset_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("queryMsgByOffset", "Show the message at a queue offset.", _by_offset_opts)
-def query_msg_by_offset(ctx: Context, args: argparse.Namespace) -> Gen:
-    addr = yield ctx.api.broker_addr(args.brokerName)
+async def query_msg_by_offset(ctx: Context, args: argparse.Namespace) -> Report:
+    addr = await ctx.api.broker_addr(args.brokerName)
     target = dp.Target(MessageQueue(args.topic, args.brokerName, args.queueId), addr)
-    result = yield dp.pull(ctx.api, target, dp.TOOLS_GROUP, args.offset, 1, ctx.now_ms())
+    result = await dp.pull(ctx.api, target, dp.TOOLS_GROUP, args.offset, 1, ctx.now_ms())
     if result.status is not PullStatus.FOUND or not result.messages:
         raise RemoteError(
             ResponseCode.PULL_NOT_FOUND,
@@ -135,20 +133,20 @@ def _readable(
     return ctx.api.topic_route(topic).addCallback(pick)
 
 
-def _scan_queue(
+async def _scan_queue(
     ctx: Context,
     target: dp.Target,
     start: int,
     limit: int,
     end_ms: int,
     expression: str,
-) -> Generator[Deferred[Any], Any, tuple[list[MessageExt], int]]:
+) -> tuple[list[MessageExt], int]:
     """Pull from ``start`` until ``limit`` messages, the queue end or ``end_ms``."""
     out: list[MessageExt] = []
     offset = start
     while len(out) < limit:
         want = min(PULL_BATCH, limit - len(out))
-        result = yield dp.pull(ctx.api, target, dp.TOOLS_GROUP, offset, want, 0, expression)
+        result = await dp.pull(ctx.api, target, dp.TOOLS_GROUP, offset, want, 0, expression)
         if result.status is PullStatus.NO_NEW_MSG or result.next_begin_offset == offset:
             break
         if result.status is not PullStatus.FOUND:
@@ -177,11 +175,11 @@ def _consume_opts(p: argparse.ArgumentParser) -> None:
 @command(
     "consumeMessage", "Pull messages of a topic (and commit the group's offsets).", _consume_opts
 )
-def consume_message(ctx: Context, args: argparse.Namespace) -> Gen:
+async def consume_message(ctx: Context, args: argparse.Namespace) -> Report:
     api = ctx.api
     now = ctx.now_ms()
     end = parse_time(args.endTimestamp, now) if args.endTimestamp else LONG_MAX
-    targets = yield _readable(ctx, args.topic, args.brokerName, args.queueId)
+    targets = await _readable(ctx, args.topic, args.brokerName, args.queueId)
     msgs: list[MessageExt] = []
     committed: dict[str, int] = {}
     for target in targets:
@@ -193,19 +191,19 @@ def consume_message(ctx: Context, args: argparse.Namespace) -> Gen:
             start = args.offset
         elif args.beginTimestamp:
             ts = parse_time(args.beginTimestamp, now)
-            start = yield api.client.search_offset(target.addr, mq, ts, api.timeout)
+            start = await api.client.search_offset(target.addr, mq, ts, api.timeout)
         else:
             start = -1
             if args.consumerGroup:
-                start = yield api.client.query_consumer_offset(
+                start = await api.client.query_consumer_offset(
                     target.addr, args.consumerGroup, mq, api.timeout
                 )
             if start < 0:
-                start = yield api.client.get_min_offset(target.addr, mq, api.timeout)
-        got, next_offset = yield from _scan_queue(ctx, target, start, remaining, end, "*")
+                start = await api.client.get_min_offset(target.addr, mq, api.timeout)
+        got, next_offset = await _scan_queue(ctx, target, start, remaining, end, "*")
         msgs.extend(got)
         if args.consumerGroup:
-            yield api.client.update_consumer_offset(
+            await api.client.update_consumer_offset(
                 target.addr, args.consumerGroup, mq, next_offset, api.timeout
             )
             committed[f"{mq.broker_name}:{mq.queue_id}"] = next_offset
@@ -227,19 +225,19 @@ def _print_opts(p: argparse.ArgumentParser) -> None:
 @command(
     "printMsg", "Print every message of a topic (optionally within a time range).", _print_opts
 )
-def print_msg(ctx: Context, args: argparse.Namespace) -> Gen:
+async def print_msg(ctx: Context, args: argparse.Namespace) -> Report:
     api = ctx.api
     now = ctx.now_ms()
     end = parse_time(args.endTimestamp, now) if args.endTimestamp else LONG_MAX
-    targets = yield _readable(ctx, args.topic, None, None)
+    targets = await _readable(ctx, args.topic, None, None)
     msgs: list[MessageExt] = []
     for target in targets:
         if args.beginTimestamp:
             ts = parse_time(args.beginTimestamp, now)
-            start = yield api.client.search_offset(target.addr, target.mq, ts, api.timeout)
+            start = await api.client.search_offset(target.addr, target.mq, ts, api.timeout)
         else:
-            start = yield api.client.get_min_offset(target.addr, target.mq, api.timeout)
-        got, _ = yield from _scan_queue(ctx, target, start, args.limit, end, args.subExpression)
+            start = await api.client.get_min_offset(target.addr, target.mq, api.timeout)
+        got, _ = await _scan_queue(ctx, target, start, args.limit, end, args.subExpression)
         msgs.extend(got)
     report = _list_report(msgs)
     if args.printBody.lower() != "true":
@@ -262,17 +260,17 @@ def _reset_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("resetOffsetByTime", "Move a group's offsets on a topic to a point in time.", _reset_opts)
-def reset_offset_by_time(ctx: Context, args: argparse.Namespace) -> Gen:
+async def reset_offset_by_time(ctx: Context, args: argparse.Namespace) -> Report:
     api = ctx.api
     ts = -1 if args.timestamp.strip() == "-1" else parse_time(args.timestamp, ctx.now_ms())
     force = str(args.force).lower() == "true"
-    masters = yield api.topic_masters(args.topic)
+    masters = await api.topic_masters(args.topic)
     table = Table(["Broker Name", "QID", "Offset"])
     rows: list[dict[str, Any]] = []
     mode = "broker"
     for name, addr in sorted(masters.items()):
         try:
-            offsets = yield api.reset_offset(addr, args.topic, args.group, ts, force)
+            offsets = await api.reset_offset(addr, args.topic, args.group, ts, force)
         except RemoteError as exc:
             if exc.code not in (
                 ResponseCode.CONSUMER_NOT_ONLINE,
@@ -280,7 +278,7 @@ def reset_offset_by_time(ctx: Context, args: argparse.Namespace) -> Gen:
             ):
                 raise
             mode = "offline"
-            offsets = yield from _reset_offline(ctx, name, addr, args.topic, args.group, ts, force)
+            offsets = await _reset_offline(ctx, name, addr, args.topic, args.group, ts, force)
         for mq, off in sorted(offsets.items()):
             table.rows.append([mq.broker_name, mq.queue_id, off])
             rows.append({"brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": off})
@@ -288,22 +286,22 @@ def reset_offset_by_time(ctx: Context, args: argparse.Namespace) -> Gen:
     return Report(data, [table], [f"reset offset of [{args.group}] on [{args.topic}] ({mode})."])
 
 
-def _reset_offline(
+async def _reset_offline(
     ctx: Context, name: str, addr: str, topic: str, group: str, ts: int, force: bool
-) -> Generator[Deferred[Any], Any, dict[MessageQueue, int]]:
+) -> dict[MessageQueue, int]:
     """Without online consumers: search each queue's offset by time and commit it directly."""
     api = ctx.api
-    stats = yield api.topic_stats(addr, topic)
+    stats = await api.topic_stats(addr, topic)
     out: dict[MessageQueue, int] = {}
     for mq in sorted(stats):
         if ts < 0:
-            target = yield api.client.get_max_offset(addr, mq, api.timeout)
+            target = await api.client.get_max_offset(addr, mq, api.timeout)
         else:
-            target = yield api.client.search_offset(addr, mq, ts, api.timeout)
-        current = yield api.client.query_consumer_offset(addr, group, mq, api.timeout)
+            target = await api.client.search_offset(addr, mq, ts, api.timeout)
+        current = await api.client.query_consumer_offset(addr, group, mq, api.timeout)
         if not force and 0 <= current < target:
             target = current
-        yield api.client.update_consumer_offset(addr, group, mq, max(target, 0), api.timeout)
+        await api.client.update_consumer_offset(addr, group, mq, max(target, 0), api.timeout)
         out[mq] = max(target, 0)
     return out
 
@@ -322,8 +320,8 @@ def _send_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command("sendMessage", "Send one message.", _send_opts)
-def send_message(ctx: Context, args: argparse.Namespace) -> Gen:
-    route = yield dp.send_route(ctx.api, args.topic)
+async def send_message(ctx: Context, args: argparse.Namespace) -> Report:
+    route = await dp.send_route(ctx.api, args.topic)
     targets = dp.queues(route, args.topic, write=True)
     targets = [
         dp.Target(MessageQueue(args.topic, t.mq.broker_name, t.mq.queue_id), t.addr)
@@ -342,7 +340,7 @@ def send_message(ctx: Context, args: argparse.Namespace) -> Gen:
         props[m.TAGS] = args.tags
     if args.key:
         props[m.KEYS] = args.key
-    result = yield dp.send(
+    result = await dp.send(
         ctx.api, target, args.body.encode("utf-8"), props, now, args.producerGroup
     )
     mq = result.message_queue

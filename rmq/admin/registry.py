@@ -7,11 +7,11 @@ arguments, and fire with a ``Report``. Shared option helpers keep mqadmin's lett
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import attrs
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred
 
 from rmq.admin.api import AdminAPI
 from rmq.admin.report import Report
@@ -50,11 +50,13 @@ COMMANDS: dict[str, Command] = {}
 
 def command(
     name: str, help: str, options: Options
-) -> Callable[[Callable[..., Generator[Any, Any, Report]]], Runner]:
-    """Register an ``inlineCallbacks``-style generator as the runner of ``name``."""
+) -> Callable[[Callable[[Context, argparse.Namespace], Coroutine[Any, Any, Report]]], Runner]:
+    """Register a coroutine function as the runner of ``name``."""
 
-    def wrap(fn: Callable[..., Generator[Any, Any, Report]]) -> Runner:
-        runner: Runner = inlineCallbacks(fn)
+    def wrap(fn: Callable[[Context, argparse.Namespace], Coroutine[Any, Any, Report]]) -> Runner:
+        def runner(ctx: Context, args: argparse.Namespace) -> Deferred[Report]:
+            return Deferred.fromCoroutine(fn(ctx, args))
+
         COMMANDS[name] = Command(name, help, options, runner)
         return runner
 
