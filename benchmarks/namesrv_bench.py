@@ -3,8 +3,9 @@
 
 1. Encode and decode rates of a SEND_MESSAGE_V2 request with a 1 KiB body (one core, in-process).
 2. Pipelined GET_ROUTEINFO_BY_TOPIC against a real ``twistd rmq-namesrv`` child process, and the
-   same request frames against a minimal Twisted echo server child, measured in the same run by
-   the same blocking-socket client (``--window`` requests in flight). Prints the ratio.
+   same request frames against two minimal Twisted echo servers (a byte echo, and one that splits
+   frames and writes each back), measured in the same run by the same client keeping
+   ``--window`` requests in flight (a sliding window). Prints the ratios.
 
 Usage: ``python benchmarks/namesrv_bench.py [--seconds 3] [--window 64]``. Figures only; nothing
 here is asserted by the test suite.
@@ -161,23 +162,42 @@ def read_frames(sock: socket.socket, buf: bytearray, count: int) -> list[bytes]:
 
 
 def pipelined(address: str, frame: bytes, window: int, seconds: float) -> float:
-    """Requests per second with ``window`` frames in flight, one connection."""
+    """Requests per second with ``window`` requests kept in flight on one connection.
+
+    A sliding window: every answer read is replaced by a new request at once, so the client
+    and the server work at the same time (on two cores) and the slower side sets the rate.
+    """
     sock = connect(address)
-    batch = frame * window
+    sock.sendall(frame * window)
     buf = bytearray()
+    pos = 0
     done = 0
-    sock.sendall(batch)
-    read_frames(sock, buf, window)  # warm-up
     start = time.perf_counter()
     deadline = start + seconds
+    unpack = struct.Struct(">I").unpack_from
     while True:
-        sock.sendall(batch)
-        read_frames(sock, buf, window)
-        done += window
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise SystemExit("server closed the connection")
+        buf += chunk
+        answered = 0
+        end = len(buf)
+        while end - pos >= 4:
+            (size,) = unpack(buf, pos)
+            if end - pos - 4 < size:
+                break
+            pos += 4 + size
+            answered += 1
+        if pos:
+            del buf[:pos]
+            pos = 0
+        done += answered
         now = time.perf_counter()
         if now >= deadline:
             sock.close()
             return done / (now - start)
+        if answered:
+            sock.sendall(frame * answered)
 
 
 def register_broker(address: str) -> None:
