@@ -20,6 +20,7 @@ from rmq.broker.persist import (
     VersionedConfigTable,
     synchronous_runner,
 )
+from rmq.common.message import SCHEDULE_TOPIC
 from rmq.common.route import TopicConfig
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ PERM_WRITE = 0x2
 PERM_INHERIT = 0x1
 
 AUTO_CREATE_TOPIC_KEY = "TBW102"
-SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 BENCHMARK_TOPIC = "BenchmarkTest"
 SELF_TEST_TOPIC = "SELF_TEST_TOPIC"
 OFFSET_MOVED_EVENT = "OFFSET_MOVED_EVENT"

@@ -79,6 +79,9 @@ COMPRESSION_LZ4 = 0x100
 COMPRESSION_ZSTD = 0x200
 COMPRESSION_ZLIB = 0x300
 
+SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
+"""Where delayed messages wait for their level (the store keeps its queues on cleanup)."""
+
 MESSAGE_MAGIC_CODE = -626843481  # 0xDAA320A7 as a signed int
 BLANK_MAGIC_CODE = -875286124  # 0xCBD43194 as a signed int
 

@@ -29,6 +29,7 @@ from rmq.common.message import (
     BORNHOST_V6_FLAG,
     KEYS,
     MESSAGE_MAGIC_CODE,
+    SCHEDULE_TOPIC,
     STOREHOST_V6_FLAG,
     TAGS,
     TRANSACTION_MASK,
@@ -62,7 +63,6 @@ from rmq.store.recovery import recover
 log = logging.getLogger(__name__)
 
 _FILLER_SIZE = CQ_FILLER[1]
-SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 """Delay-level queues: never cleaned as expired (RocketMQ skips them too)."""
 _NOT_V6 = ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)
 _crc32 = zlib.crc32
