@@ -18,7 +18,11 @@ _log = Logger()
 
 
 class BrokerService(Service):
-    """Runs a ``BrokerController``; a failed start is logged and ``on_start_failed`` runs."""
+    """Runs a ``BrokerController``; a failed start is logged and ``on_start_failed`` runs.
+
+    A start that fails at once (a damaged config file, read before the reactor runs) is
+    raised from ``startService`` instead, so twistd exits non-zero rather than idling.
+    """
 
     def __init__(
         self,
@@ -32,11 +36,17 @@ class BrokerService(Service):
         self.port_file = port_file
         self.on_start_failed = on_start_failed
         self.started: Deferred[None] = Deferred()
+        self._early: list[Failure] | None = None
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        early: list[Failure] = []
+        self._early = early
         d: Deferred[Any] = self.controller.start(self.endpoint)
         d.addCallbacks(self._started, self._failed)
+        self._early = None
+        if early:
+            early[0].raiseException()
 
     def _started(self, _: Any) -> None:
         if self.port_file:
@@ -50,7 +60,9 @@ class BrokerService(Service):
         _log.failure("broker failed to start", failure)
         self.started.errback(failure)
         self.started.addErrback(lambda _: None)
-        if self.on_start_failed is not None:
+        if self._early is not None:
+            self._early.append(failure)
+        elif self.on_start_failed is not None:
             self.on_start_failed()
 
     def stopService(self) -> Deferred[None]:
