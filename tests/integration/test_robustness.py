@@ -235,6 +235,22 @@ class HostileClientTests(TestCase):
         await still_works()
         await self._garbage_closes_only_its_connection(ns.address, bystander, get_kv)
 
+    async def test_full_disk_refuses_sends_and_serves_on(self) -> None:
+        """A store disk over its limit: sends get SERVICE_NOT_AVAILABLE saying why; the same
+        connection and the broker go on answering."""
+        cluster = await start_cluster(self, broker_extra="diskSpaceWarningLevelRatio: 0.01\n")
+        conn = await RemotingClient(reactor).connection(cluster.broker.address)
+        self.addCleanup(conn.close)
+        for _ in range(2):
+            refused = await conn.invoke(send_v2("FullTopic"), TIMEOUT)
+            self.assertEqual(refused.code, 14, refused.remark)
+            self.assertIn("disk is full", refused.remark or "")
+        info = await conn.invoke(
+            RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO, {}), TIMEOUT
+        )
+        self.assertEqual(info.code, 0, info.remark)
+        self.assertIn(b'"storeWritable":"false"', (info.body or b"").replace(b" ", b""))
+
 
 # --- crash -----------------------------------------------------------------------------------
 
