@@ -58,8 +58,12 @@ class RequestCodeNotSupported(RMQError):
 class HeaderFieldError(RMQError):
     """A custom header field is missing or has a value of the wrong type."""
 
-    def __init__(self, field: str, problem: str, code: int | None = None) -> None:
-        super().__init__(f"header field '{field}' {problem}", code)
+    def __init__(
+        self, field: str, problem: str, code: int | None = None, name: str | None = None
+    ) -> None:
+        # ``name`` is the field's own name when the wire uses a short one (SEND_MESSAGE_V2).
+        shown = f"'{field}' ({name})" if name and name != field else f"'{field}'"
+        super().__init__(f"header field {shown} {problem}", code)
         self.field = field
 
 

@@ -45,11 +45,11 @@ def parse_bool(value: str) -> bool:
     return value == "1" or value.lower() == "true"
 
 
-def parse_int(field: str, value: str) -> int:
+def parse_int(field: str, value: str, name: str | None = None) -> int:
     try:
         return int(value)
     except ValueError:
-        raise HeaderFieldError(field, f"must be an integer, got {value!r}") from None
+        raise HeaderFieldError(field, f"must be an integer, got {value!r}", name=name) from None
 
 
 class CommandHeader:
@@ -108,16 +108,21 @@ def _compile_decoder(cls: type, plan: _Plan) -> Callable[[Mapping[str, str]], An
     """Generate ``decode(ext)`` for one header class from its plan (names are identifiers)."""
     lines = ["def decode(ext):", "    get = ext.get", "    kw = {}"]
     for name, wire, kind, required in plan:
+        # Short wire names (SEND_MESSAGE_V2's a..n) are reported with the field's own name.
         lines.append(f"    v = get({wire!r})")
         if required:
-            lines.append(f"    if v is None: raise HeaderFieldError({wire!r}, 'is missing')")
+            lines.append(
+                f"    if v is None: raise HeaderFieldError({wire!r}, 'is missing', name={name!r})"
+            )
             indent = "    "
         else:
             lines.append("    if v is not None:")
             indent = "        "
         if kind == _INT:
             lines.append(f"{indent}try: kw[{name!r}] = int(v)")
-            lines.append(f"{indent}except ValueError: kw[{name!r}] = parse_int({wire!r}, v)")
+            lines.append(
+                f"{indent}except ValueError: kw[{name!r}] = parse_int({wire!r}, v, {name!r})"
+            )
         elif kind == _BOOL:
             lines.append(f"{indent}kw[{name!r}] = v == '1' or v.lower() == 'true'")
         else:

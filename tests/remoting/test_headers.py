@@ -50,3 +50,16 @@ class HeaderTests(SynchronousTestCase):
         self.assertEqual(cm.exception.field, "queueId")
         self.assertIn("'x1'", cm.exception.remark)
         self.assertEqual(cm.exception.code, 1)
+
+
+class ShortWireNameTests(SynchronousTestCase):
+    def test_short_wire_name_error_names_the_field(self) -> None:
+        """SEND_MESSAGE_V2's one-letter fields are reported with their Java names too."""
+        from rmq.headers import SendMessageRequestHeaderV2
+
+        ext = {"a": "g", "b": "t", "c": "TBW102", "d": "4", "e": "abc", "f": "0", "g": "0"}
+        ext["h"] = "0"
+        with self.assertRaises(HeaderFieldError) as cm:
+            SendMessageRequestHeaderV2.from_ext(ext)
+        self.assertEqual(cm.exception.field, "e")
+        self.assertIn("'e' (queueId) must be an integer, got 'abc'", cm.exception.remark)
