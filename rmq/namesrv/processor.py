@@ -190,22 +190,34 @@ class NamesrvProcessor:
     def wipe_write_perm_of_broker(
         self, conn: RemotingConnection, req: RemotingCommand
     ) -> RemotingCommand:
-        h = BrokerNameHeader.from_ext(req.ext_fields)
-        count = self.routes.wipe_write_perm(h.brokerName)
-        _log.info(
-            "wiped write perm of broker {name}: {count} topics", name=h.brokerName, count=count
+        return self._change_write_perm(
+            req, self.routes.wipe_write_perm, WipeWritePermOfBrokerResponseHeader, "wiped"
         )
-        return req.make_response(ext_fields=WipeWritePermOfBrokerResponseHeader(count).to_ext())
 
     def add_write_perm_of_broker(
         self, conn: RemotingConnection, req: RemotingCommand
     ) -> RemotingCommand:
-        h = BrokerNameHeader.from_ext(req.ext_fields)
-        count = self.routes.add_write_perm(h.brokerName)
-        _log.info(
-            "added write perm of broker {name}: {count} topics", name=h.brokerName, count=count
+        return self._change_write_perm(
+            req, self.routes.add_write_perm, AddWritePermOfBrokerResponseHeader, "added"
         )
-        return req.make_response(ext_fields=AddWritePermOfBrokerResponseHeader(count).to_ext())
+
+    @staticmethod
+    def _change_write_perm(
+        req: RemotingCommand,
+        change: Callable[[str], int],
+        header: type[WipeWritePermOfBrokerResponseHeader | AddWritePermOfBrokerResponseHeader],
+        verb: str,
+    ) -> RemotingCommand:
+        """WIPE/ADD_WRITE_PERM_OF_BROKER: change every topic of a broker name, answer the count."""
+        h = BrokerNameHeader.from_ext(req.ext_fields)
+        count = change(h.brokerName)
+        _log.info(
+            "{verb} write perm of broker {name}: {count} topics",
+            verb=verb,
+            name=h.brokerName,
+            count=count,
+        )
+        return req.make_response(ext_fields=header(count).to_ext())
 
     # --- routes and topics --------------------------------------------------
 
