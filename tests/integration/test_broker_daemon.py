@@ -8,6 +8,7 @@ from typing import Any
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
+from rmq.common import fastjson
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
@@ -137,6 +138,25 @@ class BrokerDaemonTests(TestCase):
         self.assertEqual(arrived["resp"].code, 0)
         self.assertLess(latency, 0.1)
 
+    async def _wait_consumers(self, group: str, count: int, timeout: float = 30.0) -> None:
+        """Poll GET_CONSUMER_LIST_BY_GROUP until ``count`` clients are in the group."""
+        client = RemotingClient(reactor)
+        self.addCleanup(client.close)
+        deadline = reactor.seconds() + timeout  # type: ignore[attr-defined]
+        while True:
+            cmd = RemotingCommand.request(
+                RequestCode.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": group}
+            )
+            resp = await client.invoke(self.broker.address, cmd, 5.0)
+            if (
+                resp.code == 0
+                and len(fastjson.loads(resp.body or b"{}")["consumerIdList"]) >= count
+            ):
+                return
+            if reactor.seconds() > deadline:  # type: ignore[attr-defined]
+                self.fail(f"group {group} never had {count} consumers")
+            await task.deferLater(reactor, 0.1, lambda: None)
+
     async def test_second_consumer_splits_queues(self) -> None:
         """Two consumers of one group share the queues and together receive everything."""
         await self._setup()
@@ -154,7 +174,7 @@ class BrokerDaemonTests(TestCase):
             "a",
             timeout=120,
         )
-        await task.deferLater(reactor, 3, lambda: None)
+        await self._wait_consumers("SG", 1)
         b = self._cpp(
             "push",
             "--group",
@@ -167,7 +187,7 @@ class BrokerDaemonTests(TestCase):
             "b",
             timeout=120,
         )
-        await task.deferLater(reactor, 3, lambda: None)
+        await self._wait_consumers("SG", 2)
         more = await self._cpp("produce", "--group", "PG", "--topic", TOPIC, "--count", "200")
         self.assertTrue(more.ok, more.errors)
         ra, rb = await a, await b
