@@ -374,9 +374,9 @@ class ResetOffsetTests(TestCase):
         for i in range(5):
             await p.send(Message("Reset", f"r{i}".encode()))
         got: list[MessageExt] = []
-        await c.push("rs", "ResetG", "Reset", collector(got))
+        consumer = await c.push("rs", "ResetG", "Reset", collector(got))
         await wait_for(lambda: len(got) >= 5)
-        await sleep(6)  # offsets reach the broker (5 s persistence)
+        await consumer.persist_offsets()  # rather than waiting for the 5 s timer
         remoting = RemotingClient(reactor)
         self.addCleanup(remoting.close)
         admin = AdminAPI(remoting, [c.ns.address])
