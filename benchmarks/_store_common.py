@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
 
-from rmq.store.message_store import MessageToStore
+from rmq.store.config import StoreConfig
+from rmq.store.message_store import MessageStore, MessageToStore
 
 
 def tmpdir() -> str:
@@ -26,6 +28,16 @@ def cleanup(path: str) -> None:
 def inline(f: Callable[[], None]) -> Deferred[None]:
     """Run blocking work at once (single-threaded figures)."""
     return maybeDeferred(f)
+
+
+def open_store(root: str, file_size: int) -> MessageStore:
+    """A started ASYNC_FLUSH store on a Clock set to now, blocking work run inline."""
+    clock = Clock()
+    clock.advance(time.time())
+    cfg = StoreConfig.from_mapping({"storePathRootDir": root, "mappedFileSizeCommitLog": file_size})
+    store = MessageStore(cfg, clock, runner=inline, disk_usage=lambda _p: 0.1)
+    store.start()
+    return store
 
 
 def message(i: int, body: bytes) -> MessageToStore:

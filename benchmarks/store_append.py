@@ -11,13 +11,9 @@ import os
 import sys
 import time
 
-from twisted.internet.task import Clock
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._store_common import cleanup, inline, message, raw_write, tmpdir
-from rmq.store.config import StoreConfig
-from rmq.store.message_store import MessageStore
+from benchmarks._store_common import cleanup, message, open_store, raw_write, tmpdir
 
 N = int(os.environ.get("N", "200000"))
 BATCH = 32
@@ -28,13 +24,7 @@ def run(mode: str) -> tuple[float, float, int]:
     """(append seconds, seconds incl. final fsync, bytes) for N messages."""
     root = tmpdir()
     try:
-        clock = Clock()
-        clock.advance(time.time())
-        cfg = StoreConfig.from_mapping(
-            {"storePathRootDir": root, "mappedFileSizeCommitLog": 256 << 20}
-        )
-        store = MessageStore(cfg, clock, runner=inline, disk_usage=lambda _p: 0.1)
-        store.start()
+        store = open_store(root, 256 << 20)
         body = os.urandom(1024)
         msgs = [message(i, body) for i in range(N)]
         if mode.startswith("put_messages"):

@@ -6,13 +6,10 @@ import os
 import sys
 import time
 
-from twisted.internet.task import Clock
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._store_common import cleanup, inline, tmpdir
-from rmq.store.config import StoreConfig
-from rmq.store.message_store import GetStatus, MessageStore, MessageToStore
+from benchmarks._store_common import cleanup, open_store, tmpdir
+from rmq.store.message_store import GetStatus, MessageToStore
 
 N = 50_000
 
@@ -20,13 +17,7 @@ N = 50_000
 def main() -> None:
     root = tmpdir()
     try:
-        clock = Clock()
-        clock.advance(time.time())
-        cfg = StoreConfig.from_mapping(
-            {"storePathRootDir": root, "mappedFileSizeCommitLog": 128 << 20}
-        )
-        store = MessageStore(cfg, clock, runner=inline, disk_usage=lambda _p: 0.1)
-        store.start()
+        store = open_store(root, 128 << 20)
         body = os.urandom(1024)
         for i in range(N):
             store.put_message(MessageToStore("Hot", 0, body, properties=f"TAGS\x01T{i % 4}"))

@@ -8,6 +8,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.store.config import StoreConfig
 from rmq.store.message_store import MessageStore, MessageToStore
@@ -94,3 +95,25 @@ def msg(topic: str = "T", qid: int = 0, body: bytes = b"hello", props: str = "")
         born_timestamp=1,
         born_host=("10.0.0.2", 5555),
     )
+
+
+class StoreTestCase(SynchronousTestCase):
+    """Opens stores under the test's temp dir on one Clock and shuts them all down after."""
+
+    def setUp(self) -> None:
+        self.root = self.mktemp()
+        self.stores: list[MessageStore] = []
+
+    def open(self, **kw: Any) -> MessageStore:
+        store, self.clock = make_store(self.root, clock=getattr(self, "clock", None), **kw)
+        self.stores.append(store)
+        return store
+
+    def tearDown(self) -> None:
+        for s in self.stores:
+            if s._running:
+                d = s.shutdown()
+                runner = s._runner
+                while isinstance(runner, ManualRunner) and runner.pending:
+                    runner.release()
+                self.successResultOf(d)

@@ -5,36 +5,17 @@ from __future__ import annotations
 import os
 
 from twisted.internet.defer import Deferred
-from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.common import message as m
 from rmq.common.errors import DiskFullError
 from rmq.store.format import BLANK, BLANK_SIZE
 from rmq.store.message_store import GetStatus, MessageStore, PutResult, PutStatus
 
-from .helpers import ManualRunner, crash, make_store, msg
+from .helpers import ManualRunner, StoreTestCase, crash, make_store, msg
 
 
-class Base(SynchronousTestCase):
+class Base(StoreTestCase):
     """Gives each test a fresh directory and shuts its stores down."""
-
-    def setUp(self) -> None:
-        self.root = self.mktemp()
-        self.stores: list[MessageStore] = []
-
-    def open(self, **kw: object) -> MessageStore:
-        store, self.clock = make_store(self.root, clock=getattr(self, "clock", None), **kw)
-        self.stores.append(store)
-        return store
-
-    def tearDown(self) -> None:
-        for s in self.stores:
-            if s._running:
-                d = s.shutdown()
-                runner = s._runner
-                while isinstance(runner, ManualRunner) and runner.pending:
-                    runner.release()
-                self.successResultOf(d)
 
     def put(self, store: MessageStore, *a: object, **kw: object) -> PutResult:
         result = self.successResultOf(store.put_message(msg(*a, **kw)))  # type: ignore[arg-type]

@@ -10,29 +10,11 @@ from rmq.store.format import index_key_hash
 from rmq.store.index import _key_hash
 from rmq.store.message_store import GetStatus, MessageStore, MessageToStore, PutResult, PutStatus
 
-from .helpers import ManualRunner, make_store, msg
+from .helpers import ManualRunner, StoreTestCase, msg
 
 
-class Base(SynchronousTestCase):
+class Base(StoreTestCase):
     """A fresh store per test, shut down afterwards."""
-
-    def setUp(self) -> None:
-        self.root = self.mktemp()
-        self.stores: list[MessageStore] = []
-
-    def open(self, **kw: object) -> MessageStore:
-        store, self.clock = make_store(self.root, **kw)
-        self.stores.append(store)
-        return store
-
-    def tearDown(self) -> None:
-        for s in self.stores:
-            if s._running:
-                d = s.shutdown()
-                runner = s._runner
-                while isinstance(runner, ManualRunner) and runner.pending:
-                    runner.release()
-                self.successResultOf(d)
 
 
 def _reference(store: MessageStore, mt: MessageToStore, result: PutResult, i: int = 0) -> bytes:
