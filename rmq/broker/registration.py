@@ -1,4 +1,4 @@
-"""Registration with every name server: at start, every 30 s, oneway on topic changes.
+"""Registration with every name server: at start, every 30 s, and at once on topic changes.
 
 Each round sends REGISTER_BROKER (all topic configs + data version) to every configured name
 server in parallel. With ``forceRegister=false`` a round first asks every name server
@@ -14,7 +14,7 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -50,6 +50,7 @@ class BrokerRegistration:
         """Rounds not sent because every name server held the current data version."""
         self.failures = 0
         self.last_ok: dict[str, float] = {}
+        self._announcing: Deferred[Any] | None = None
 
     # --- request building --------------------------------------------------------------
 
@@ -155,14 +156,16 @@ class BrokerRegistration:
     def register_all(self) -> Deferred[Any]:
         """One round to every name server; never fails (errors are logged)."""
         self.rounds += 1
+        return self._register_everywhere()
+
+    def _register_everywhere(self) -> Deferred[Any]:
+        """REGISTER_BROKER to every name server; fires when all answered or failed."""
         try:
             cmd_template = self.register_command()
         except Exception:
             _log.failure("building REGISTER_BROKER failed")
             self.failures += 1
-            d: Deferred[Any] = Deferred()
-            d.callback(None)
-            return d
+            return succeed(None)
         timeout = self.broker.config.register_broker_timeout_mills / 1000.0
         calls = []
         for addr in self.broker.config.namesrv_list:
@@ -194,15 +197,40 @@ class BrokerRegistration:
         )
 
     def _topic_changed(self, _tc: Any) -> None:
-        """A topic was created/changed/deleted: tell every name server now (oneway)."""
+        """A topic was created, changed or deleted: register with every name server now.
+
+        Two-way (RocketMQ sends a oneway one when a send auto-creates a topic), so that
+        :meth:`announced` can tell when the name servers route the topic.
+        """
         if self._loop is None:
             return
-        try:
-            for addr in self.broker.config.namesrv_list:
-                d = self.broker.namesrv_client.invoke_oneway(addr, self.register_command(True))
-                d.addErrback(_warn, "oneway registration to {a} failed: {e}", addr)
-        except Exception:
-            _log.failure("oneway registration failed")
+        d = self._register_everywhere()
+        self._announcing = d
+        d.addBoth(self._announced, d)
+
+    def _announced(self, result: Any, d: Deferred[Any]) -> Any:
+        if self._announcing is d:
+            self._announcing = None
+        return result
+
+    def announced(self) -> Deferred[None]:
+        """Fires once the latest topic change reached every name server (answered or failed).
+
+        The send processor answers a send that created its topic only after this, and
+        UPDATE_AND_CREATE_TOPIC answers after it too (as RocketMQ's topic update does), so a
+        client told "ok" finds the topic's route at once. Never fails.
+        """
+        pending = self._announcing
+        if pending is None:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+
+        def release(result: Any) -> Any:
+            waiter.callback(None)
+            return result
+
+        pending.addBoth(release)
+        return waiter
 
     def stop(self) -> Deferred[Any]:
         """Stop the loop and unregister from every name server (best effort)."""

@@ -52,17 +52,6 @@ class LiveCase(unittest.TestCase):
         self.fail("broker never registered with the name server")
 
     @defer.inlineCallbacks
-    def wait_route(self, topic: str) -> Any:
-        """Poll topicRoute until the name server routes ``topic`` (brokers register a new
-        topic with it oneway, so it shows up a moment after updateTopic answers)."""
-        for _ in range(100):
-            status, _out, _err = yield self.admin("topicRoute", "-t", topic, "--json")
-            if status == 0:
-                return
-            yield task.deferLater(reactor, 0.05, lambda: None)
-        self.fail(f"no route for {topic}")
-
-    @defer.inlineCallbacks
     def admin(self, *argv: str) -> Any:
         """Run ``rmq-admin argv -n <namesrv>``; fires with (status, stdout, stderr)."""
         out, err = io.StringIO(), io.StringIO()

@@ -54,7 +54,6 @@ class LiveBenchTest(LiveCase):
     def test_producer_and_consumer(self) -> Any:
         """A 1.5 s producer run is seen by a concurrent consumer with born-time latency."""
         yield self.admin_json("updateTopic", "-c", CLUSTER, "-t", "BenchT", "-r", "2", "-w", "2")
-        yield self.wait_route("BenchT")
         c_out, c_err = io.StringIO(), io.StringIO()
         consumer = bench.run(
             reactor, ["consumer", "-n", self.namesrv, "-t", "BenchT", "-d", "2.5"], c_out, c_err

@@ -23,7 +23,6 @@ class ConsumerStatusLiveTest(LiveCase):
     def start_consumer(self) -> Any:
         """An rmq push consumer of group SG on topic AdmStat; fires with its client id."""
         yield self.admin_json("updateTopic", "-c", CLUSTER, "-t", "AdmStat", "-w", "2", "-r", "2")
-        yield self.wait_route("AdmStat")
 
         def listener(msgs: list[MessageExt], ctx: ConsumeContext) -> ConsumeStatus:
             return ConsumeStatus.CONSUME_SUCCESS

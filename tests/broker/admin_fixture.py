@@ -63,6 +63,7 @@ class FakeBroker:
             disk_usage=lambda _p: 0.1,
         )
         self.store.start()
+        self.registration = None
         cfg_dir = os.path.join(root, "config")
         self.topics = TopicConfigManager(
             os.path.join(cfg_dir, "topics.json"), self.config, self.clock, inline_runner

@@ -14,7 +14,7 @@ from rmq.common import fastjson
 from rmq.common.errors import ConfigError, RemotingConnectError
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
-from tests.broker.harness import make_broker
+from tests.broker.harness import FakeConnection, make_broker
 
 ETC = os.path.join(os.path.dirname(__file__), "..", "..", "etc", "broker.yaml")
 
@@ -97,12 +97,18 @@ class RegistrationTests(SynchronousTestCase):
         body = fastjson.loads(cmd.body or b"")
         self.assertIn("TBW102", body["topicConfigSerializeWrapper"]["topicConfigTable"])
 
-    def test_topic_creation_registers_oneway(self) -> None:
-        """Creating a topic sends a oneway REGISTER_BROKER to every name server."""
+    def test_topic_creation_registers_at_once(self) -> None:
+        """Creating a topic sends REGISTER_BROKER (two-way, with the topic) to every name server."""
         self.reg.start()
+        before = len(self.fake.calls)
         self.broker.topics.create_for_send("NewTopic", "TBW102", 4)
-        self.assertEqual(len(self.fake.oneways), 2)
-        self.assertTrue(all(c.is_oneway for _, c in self.fake.oneways))
+        sent = self.fake.calls[before:]
+        self.assertEqual(sorted(a for a, _ in sent), ["127.0.0.1:1", "127.0.0.1:2"])
+        for _addr, cmd in sent:
+            self.assertFalse(cmd.is_oneway)
+            table = fastjson.loads(cmd.body or b"")["topicConfigSerializeWrapper"]
+            self.assertIn("NewTopic", table["topicConfigTable"])
+        self.assertEqual(self.fake.oneways, [])
 
     def test_stop_unregisters(self) -> None:
         """stop() ends the loop and sends UNREGISTER_BROKER to each name server."""
@@ -113,3 +119,101 @@ class RegistrationTests(SynchronousTestCase):
         before = len(self.fake.calls)
         self.broker.clock.advance(120)
         self.assertEqual(len(self.fake.calls), before)
+
+
+class HeldNamesrvClient(FakeNamesrvClient):
+    """Like FakeNamesrvClient, but REGISTER_BROKER answers wait until ``release``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[Deferred[Any], RemotingCommand]] = []
+
+    def invoke(self, addr: str, cmd: RemotingCommand, timeout: float) -> Deferred[Any]:
+        self.calls.append((addr, cmd))
+        d: Deferred[Any] = Deferred()
+        self.held.append((d, cmd))
+        return d
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for d, cmd in held:
+            d.callback(cmd.make_response())
+
+
+class AnnouncedTests(SynchronousTestCase):
+    """A change is answered only once the name servers were told (no route race for clients)."""
+
+    def setUp(self) -> None:
+        self.broker = make_broker(self, namesrvAddr="127.0.0.1:1;127.0.0.1:2")
+        self.fake = HeldNamesrvClient()
+        self.broker.namesrv_client = self.fake  # type: ignore[assignment]
+        self.broker.registration = BrokerRegistration(self.broker)
+        self.broker.registration.start()
+        self.fake.release()
+        self.conn = FakeConnection()
+
+    def send(self, topic: str) -> None:
+        header = {
+            "producerGroup": "PG",
+            "topic": topic,
+            "defaultTopic": "TBW102",
+            "defaultTopicQueueNums": "4",
+            "queueId": "0",
+            "sysFlag": "0",
+            "bornTimestamp": "1",
+            "flag": "0",
+            "properties": "",
+            "reconsumeTimes": "0",
+            "unitMode": "false",
+            "batch": "false",
+        }
+        cmd = RemotingCommand.request(RequestCode.SEND_MESSAGE, header, b"hello")
+        self.broker.dispatcher.dispatch(self.conn, cmd)  # type: ignore[arg-type]
+
+    def test_nothing_pending_fires_at_once(self) -> None:
+        """With no change in flight, announced() has already fired."""
+        assert self.broker.registration is not None
+        self.assertIsNone(self.successResultOf(self.broker.registration.announced()))
+
+    def test_send_creating_topic_waits_for_name_servers(self) -> None:
+        """The send that auto-creates a topic is answered after both name servers answered."""
+        self.send("Fresh")
+        self.assertEqual(len(self.fake.held), 2)
+        self.assertEqual(self.conn.responses, [])
+        self.fake.release()
+        self.assertEqual([r.code for r in self.conn.responses], [0])
+        self.assertEqual(self.broker.store.get_max_offset_in_queue("Fresh", 0), 1)
+
+    def test_send_to_known_topic_does_not_wait(self) -> None:
+        """Once the topic exists, sends are answered without a name-server round."""
+        self.send("Fresh")
+        self.fake.release()
+        self.send("Fresh")
+        self.assertEqual(self.fake.held, [])
+        self.assertEqual([r.code for r in self.conn.responses], [0, 0])
+
+    def test_failed_name_server_does_not_block(self) -> None:
+        """A name server that fails (or times out) still lets the send be answered."""
+        self.send("Fresh")
+        (d1, _), (d2, cmd2) = self.fake.held
+        self.fake.held = []
+        d1.errback(RemotingConnectError("refused"))
+        self.assertEqual(self.conn.responses, [])
+        d2.callback(cmd2.make_response())
+        self.assertEqual([r.code for r in self.conn.responses], [0])
+
+    def test_update_topic_waits_for_name_servers(self) -> None:
+        """UPDATE_AND_CREATE_TOPIC answers after the name servers took the topic."""
+        ext = {
+            "topic": "Orders",
+            "defaultTopic": "TBW102",
+            "readQueueNums": "4",
+            "writeQueueNums": "4",
+            "perm": "6",
+            "topicFilterType": "SINGLE_TAG",
+        }
+        cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, ext)
+        self.broker.dispatcher.dispatch(self.conn, cmd)  # type: ignore[arg-type]
+        self.assertEqual(self.conn.responses, [])
+        self.fake.release()
+        self.assertEqual([r.code for r in self.conn.responses], [0])

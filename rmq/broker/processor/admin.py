@@ -198,8 +198,9 @@ class AdminProcessor:
 
     def update_and_create_topic(
         self, ctx: RemotingConnection, request: RemotingCommand
-    ) -> RemotingCommand:
-        """UPDATE_AND_CREATE_TOPIC (17): validate the name, refuse system topics, store it."""
+    ) -> RemotingCommand | Deferred[RemotingCommand | None]:
+        """UPDATE_AND_CREATE_TOPIC (17): validate the name, refuse system topics, store it,
+        and answer once the name servers have it."""
         if self._is_slave():
             return _error(request, SLAVE_REMARK)
         h = CreateTopicRequestHeader.from_ext(request.ext_fields)
@@ -218,7 +219,11 @@ class AdminProcessor:
             order=h.order,
         )
         self.broker.topics.update(tc)
-        return _ok(request)
+        registration = self.broker.registration
+        if registration is None:
+            return _ok(request)
+        # RocketMQ answers a topic update after registering it with the name servers.
+        return registration.announced().addCallback(lambda _: _ok(request))
 
     def delete_topic(self, ctx: RemotingConnection, request: RemotingCommand) -> RemotingCommand:
         """DELETE_TOPIC_IN_BROKER (215): system topics are protected."""

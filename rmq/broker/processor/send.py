@@ -139,6 +139,23 @@ class SendProcessor:
         tc = broker.topics.get(topic)
         if tc is None:
             tc = self._create_topic(h)
+            result = self._send_to(ctx, request, h, tc)
+            return self._when_announced(result)
+        return self._send_to(ctx, request, h, tc)
+
+    def _when_announced(self, result: Any) -> Any:
+        """``result`` once the name servers know the topic this send just created."""
+        registration = self.broker.registration
+        if registration is None:
+            return result
+        d = registration.announced()
+        d.addCallback(lambda _: result)
+        return d
+
+    def _send_to(self, ctx: RemotingConnection, request: RemotingCommand, h: Any, tc: Any) -> Any:
+        """The send once its topic exists: queue checks, then the store."""
+        broker = self.broker
+        topic: str = h.topic
         if not tc.perm & PERM_WRITE:
             raise NoPermission(f"the topic[{topic}] sending message is forbidden")
         queue_id: int = h.queueId
