@@ -268,7 +268,16 @@ class FrameDecoder:
                     raise FrameError(f"frame of {length + 4} bytes exceeds the maximum {max_frame}")
                 if end - pos - 4 < length:
                     break
-                out.append(decode_frame(view[pos + 4 : pos + 4 + length]))
+                word = unpack(buf, pos + 4)[0] if length >= 4 else -1
+                hlen = word & 0xFFFFFF
+                if word >> 24 == _JSON and hlen <= length - 4:
+                    # The common case inline (decode_frame's checks, without the call).
+                    start = pos + 8
+                    stop = pos + 4 + length
+                    body = bytes(buf[start + hlen : stop]) if start + hlen < stop else None
+                    out.append(_decode_json_header(view[start : start + hlen], body))
+                else:
+                    out.append(decode_frame(view[pos + 4 : pos + 4 + length]))
                 pos += 4 + length
         except FrameError as e:
             # Drop the traceback: it holds slices of the buffer.
