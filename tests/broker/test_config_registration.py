@@ -15,6 +15,7 @@ from rmq.common.errors import ConfigError, RemotingConnectError
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from tests.broker.harness import FakeConnection, make_broker
+from tests.broker.test_admin import TOPIC_EXT
 
 ETC = os.path.join(os.path.dirname(__file__), "..", "..", "etc", "broker.yaml")
 
@@ -204,15 +205,7 @@ class AnnouncedTests(SynchronousTestCase):
 
     def test_update_topic_waits_for_name_servers(self) -> None:
         """UPDATE_AND_CREATE_TOPIC answers after the name servers took the topic."""
-        ext = {
-            "topic": "Orders",
-            "defaultTopic": "TBW102",
-            "readQueueNums": "4",
-            "writeQueueNums": "4",
-            "perm": "6",
-            "topicFilterType": "SINGLE_TAG",
-        }
-        cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, ext)
+        cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, TOPIC_EXT)
         self.broker.dispatcher.dispatch(self.conn, cmd)  # type: ignore[arg-type]
         self.assertEqual(self.conn.responses, [])
         self.fake.release()
