@@ -38,6 +38,9 @@ __all__ = ["BrokerRegistration"]
 
 _log = Logger()
 
+SEND_ANNOUNCE_WAIT = 1.0
+"""Longest a send that created its topic waits for the name servers before it is answered."""
+
 
 class BrokerRegistration:
     """Keeps this broker registered with all name servers."""
@@ -213,20 +216,29 @@ class BrokerRegistration:
             self._announcing = None
         return result
 
-    def announced(self) -> Deferred[None]:
-        """Fires once the latest topic change reached every name server (answered or failed).
+    def announced(self, max_wait: float | None = None) -> Deferred[None]:
+        """Fires once the latest topic change reached every name server (answered or failed),
+        or after ``max_wait`` seconds, whichever comes first. Never fails.
 
-        The send processor answers a send that created its topic only after this, and
-        UPDATE_AND_CREATE_TOPIC answers after it too (as RocketMQ's topic update does), so a
-        client told "ok" finds the topic's route at once. Never fails.
+        The send processor answers a send that created its topic only after this (waiting at
+        most :data:`SEND_ANNOUNCE_WAIT`, so a silent name server cannot stall a producer past its
+        timeout), and UPDATE_AND_CREATE_TOPIC answers after it too (as RocketMQ's topic update
+        does), so a client told "ok" finds the topic's route at once.
         """
         pending = self._announcing
         if pending is None:
             return succeed(None)
         waiter: Deferred[None] = Deferred()
+        timer = None
+        if max_wait is not None:
+            timer = self.broker.clock.callLater(max_wait, waiter.callback, None)
 
         def release(result: Any) -> Any:
-            waiter.callback(None)
+            if timer is None:
+                waiter.callback(None)
+            elif timer.active():
+                timer.cancel()
+                waiter.callback(None)
             return result
 
         pending.addBoth(release)

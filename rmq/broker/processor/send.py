@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
+from rmq.broker.registration import SEND_ANNOUNCE_WAIT
 from rmq.broker.topics import (
     DLQ_GROUP_TOPIC_PREFIX,
     NOT_ALLOWED_SEND_TOPICS,
@@ -148,7 +149,7 @@ class SendProcessor:
         registration = self.broker.registration
         if registration is None:
             return result
-        d = registration.announced()
+        d = registration.announced(SEND_ANNOUNCE_WAIT)
         d.addCallback(lambda _: result)
         return d
 
