@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.admin import bench
@@ -51,13 +52,57 @@ class MeterTest(SynchronousTestCase):
 
 class LiveBenchTest(LiveCase):
     @defer.inlineCallbacks
+    def until(self, done: Callable[[], bool], seconds: float, why: str) -> Any:
+        """Poll ``done`` every 50 ms; fail the test with ``why`` after ``seconds``."""
+        deadline = reactor.seconds() + seconds
+        while not done():
+            if reactor.seconds() > deadline:
+                self.fail(why)
+            yield task.deferLater(reactor, 0.05, lambda: None)
+
+    def watch_consumer(self) -> list[Any]:
+        """Make ``bench.run`` build consumers that can be watched and stopped by the test.
+
+        Each one counts the queues whose start offset (the queue end) it has fetched, so
+        the producer starts only once nothing it sends can fall before the consumer's start.
+        """
+        made: list[Any] = []
+
+        class Watched(bench.ConsumerBench):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.positioned = 0
+                made.append(self)
+                fetch = self.api.client.get_max_offset
+
+                def counted(*a: Any, **kw: Any) -> Any:
+                    return fetch(*a, **kw).addCallback(self._count)
+
+                self.api.client.get_max_offset = counted  # type: ignore[method-assign]
+
+            def _count(self, offset: int) -> int:
+                self.positioned += 1
+                return offset
+
+        self.patch(bench, "ConsumerBench", Watched)
+        return made
+
+    @defer.inlineCallbacks
     def test_producer_and_consumer(self) -> Any:
-        """A 1.5 s producer run is seen by a concurrent consumer with born-time latency."""
+        """A 1.5 s producer run is all seen by a consumer started first, with born-time latency."""
         yield self.admin_json("updateTopic", "-c", CLUSTER, "-t", "BenchT", "-r", "2", "-w", "2")
+        made = self.watch_consumer()
         c_out, c_err = io.StringIO(), io.StringIO()
+        # The consumer's duration is only a ceiling: the test stops it once it has drained.
         consumer = bench.run(
-            reactor, ["consumer", "-n", self.namesrv, "-t", "BenchT", "-d", "2.5"], c_out, c_err
+            reactor, ["consumer", "-n", self.namesrv, "-t", "BenchT", "-d", "40"], c_out, c_err
         )
+        yield self.until(
+            lambda: bool(made) and made[0].positioned == len(made[0].targets),
+            20,
+            f"consumer never found its start offsets: {c_err.getvalue()}",
+        )
+        watched = made[0]
         p_out, p_err = io.StringIO(), io.StringIO()
         status = yield bench.run(
             reactor,
@@ -72,6 +117,12 @@ class LiveBenchTest(LiveCase):
         self.assertTrue(lines[1].startswith("Send TPS:"))
         sent = int(lines[-2].split("summary: ")[1].split(" ok")[0])
         self.assertGreater(sent, 0)
+        yield self.until(
+            lambda: watched.meter.total_ok + watched.meter.ok >= sent,
+            20,
+            f"consumer drained only {watched.meter.total_ok + watched.meter.ok} of {sent}",
+        )
+        watched.running = False
         status = yield consumer
         self.assertEqual((status, c_err.getvalue()), (0, ""))
         c_lines = c_out.getvalue().splitlines()
