@@ -8,13 +8,17 @@ name server.
 
 from __future__ import annotations
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.logger import Logger
 from twisted.python import usage
 
 from rmq.broker import tap as broker_tap
 from rmq.namesrv import tap as namesrv_tap
 
-__all__ = ["Options", "makeService"]
+__all__ = ["InOrderService", "Options", "makeService"]
+
+_log = Logger()
 
 
 class Options(usage.Options):
@@ -45,9 +49,32 @@ class Options(usage.Options):
         self.broker.parseOptions(broker_argv)  # type: ignore[no-untyped-call]
 
 
+class InOrderService(MultiService):
+    """Stops its children one at a time, last added first, each once the previous has stopped.
+
+    A plain MultiService stops every child at once, so the name server would drop its
+    connections while the broker's UNREGISTER_BROKER is still on the way.
+    """
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return Deferred.fromCoroutine(self._stop_children())
+
+    async def _stop_children(self) -> None:
+        for child in reversed(list(self)):
+            try:
+                await maybeDeferred(child.stopService)
+            except Exception:
+                _log.failure("stopping {child} failed", child=child)
+
+
 def makeService(options: Options) -> IService:
-    """Name server first, so the broker's first registration finds it listening."""
-    top = MultiService()
+    """Name server first, so the broker's first registration finds it listening.
+
+    Stopping runs the other way round: the broker unregisters and flushes while the name
+    server still serves, then the name server stops.
+    """
+    top = InOrderService()  # type: ignore[no-untyped-call]
     namesrv_tap.makeService(options.namesrv).setServiceParent(top)
     broker_tap.makeService(options.broker).setServiceParent(top)
     return top
