@@ -163,7 +163,14 @@ async def _scan_queue(
 
 def _consume_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--topic", required=True)
-    p.add_argument("-g", "--consumerGroup", help="resume from and commit this group's offsets")
+    p.add_argument(
+        "-g",
+        "--consumerGroup",
+        help="COMMITS this group's offsets, unlike mqadmin's consumeMessage (which never "
+        "commits): without -o/-s each queue starts at the group's committed offset, and "
+        "every queue read gets the offset after its last pulled message committed, so "
+        "running the command again shows only newer messages",
+    )
     p.add_argument("-b", "--brokerName")
     p.add_argument("-i", "--queueId", type=int)
     p.add_argument("-o", "--offset", type=int, help="start offset (one queue with -b and -i)")
@@ -173,7 +180,9 @@ def _consume_opts(p: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "consumeMessage", "Pull messages of a topic (and commit the group's offsets).", _consume_opts
+    "consumeMessage",
+    "Pull messages of a topic; with -g, also commit that group's offsets (mqadmin does not).",
+    _consume_opts,
 )
 async def consume_message(ctx: Context, args: argparse.Namespace) -> Report:
     api = ctx.api
