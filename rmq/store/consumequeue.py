@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 
 from rmq.store.format import CQ_FILLER, CQ_UNIT, CQ_UNIT_SIZE, cq_unit_valid
 from rmq.store.mappedfile import MappedFile, MappedFileQueue
@@ -188,18 +189,24 @@ class ConsumeQueue:
                 lo = mid + 1
         self.min_logic_offset = lo * CQ_UNIT_SIZE
 
-    def delete_expired(self, phys_min: int) -> int:
-        """Delete files whose every unit points below ``phys_min`` (keeping the last file)."""
+    def delete_expired(self, phys_min: int, busy: AbstractSet[MappedFile] = frozenset()) -> int:
+        """Delete files whose every unit points below ``phys_min`` (keeping the last file).
+
+        Stops at a file in ``busy`` (being fsynced): a later pass deletes it.
+        """
         count = 0
         files = self.queue.files
         while len(files) - count > 1:
             mf = files[count]
+            if mf in busy:
+                break
             last = CQ_UNIT.unpack_from(mf.mm, self.file_size - CQ_UNIT_SIZE)
             if last[0] + last[1] > phys_min and last[1] != _FILLER_SIZE:
                 break
             count += 1
         if count:
             self.dirty.difference_update(self.queue.delete_first(count))
+        self.queue.retry_destroy()
         self.correct_min_offset(phys_min)
         return count
 

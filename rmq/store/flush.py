@@ -42,6 +42,8 @@ class CommitLogFlusher:
         self._waiters: deque[tuple[int, float, Deferred[bool]]] = deque()
         self._timer: IDelayedCall | None = None
         self.in_flight: Deferred[None] | None = None
+        self.in_flight_files: frozenset[MappedFile] = frozenset()
+        """Files the running flush fsyncs: retention must not close them meanwhile."""
         self.flushed_offset = commitlog.max_offset
         self.runs = 0
         self._firing = False  # waiters being fired: their follow-up puts share one next run
@@ -84,12 +86,14 @@ class CommitLogFlusher:
             for mf, _ in snapshot:
                 mf.fsync()
 
+        self.in_flight_files = frozenset(mf for mf, _ in snapshot)
         d = self._runner(work)
         self.in_flight = d
         d.addCallbacks(lambda _: self._done(snapshot, target, ts), self._failed)
 
     def _done(self, snapshot: list[tuple[MappedFile, int]], target: int, ts: int) -> None:
         self.in_flight = None
+        self.in_flight_files = frozenset()
         for mf, wrote in snapshot:
             if wrote > mf.flushed_position:
                 mf.flushed_position = wrote
@@ -111,6 +115,7 @@ class CommitLogFlusher:
 
     def _failed(self, f: Failure) -> None:
         self.in_flight = None
+        self.in_flight_files = frozenset()
         log.error("commit log flush failed: %s", f.getErrorMessage())
         while self._waiters:
             self._waiters.popleft()[2].callback(False)

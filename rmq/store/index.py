@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from rmq.common.message import POW31, java_hash32
 from rmq.store.format import (
@@ -270,15 +271,26 @@ class IndexService:
             f.dirty = False
         return out
 
-    def delete_below(self, phys_min: int) -> int:
-        """Delete files whose newest entry points below ``phys_min`` (never the last)."""
+    def delete_below(self, phys_min: int, busy: AbstractSet[MappedFile] = frozenset()) -> int:
+        """Delete files whose newest entry points below ``phys_min`` (never the last).
+
+        Stops at a file in ``busy`` (being fsynced). Files still held by readers stay mapped
+        (already unlinked) and are closed by a later call once the readers let go.
+        """
+        self.retry_destroy()
         count = 0
         while len(self.files) > 1 and self.files[0].end_phy_offset < phys_min:
+            if self.files[0].mf in busy:
+                break
             f = self.files.pop(0)
             if not f.mf.destroy():
                 self.pending_destroy.append(f.mf)
             count += 1
         return count
+
+    def retry_destroy(self) -> None:
+        """Close deleted files whose readers have since let go."""
+        self.pending_destroy = [mf for mf in self.pending_destroy if not mf.close()]
 
     def close(self) -> None:
         """Unmap every file."""

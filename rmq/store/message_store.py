@@ -255,6 +255,7 @@ class MessageStore:
         self.writable = True
         self.disk_ratio = 0.0
         self._cq_flush_in_flight: Deferred[None] | None = None
+        self._cq_flush_files: frozenset[MappedFile] = frozenset()
         self._last_thorough = 0.0
         self.put_times_total = 0
         self.put_size_total = 0
@@ -911,11 +912,13 @@ class MessageStore:
                 mf.fsync()
             self.checkpoint.write(page)
 
+        self._cq_flush_files = frozenset(files)
         d = self._runner(work)
         self._cq_flush_in_flight = d
 
         def done(r: object) -> None:
             self._cq_flush_in_flight = None
+            self._cq_flush_files = frozenset()
             if isinstance(r, BaseException) or hasattr(r, "getErrorMessage"):
                 log.error("consume queue flush failed: %s", r)
 
@@ -941,9 +944,11 @@ class MessageStore:
     def _clean(self) -> None:
         """Retention: delete expired (or, under disk pressure, oldest) CommitLog files."""
         self._check_disk()
-        if self.flusher.in_flight is not None or self._cq_flush_in_flight is not None:
-            return  # never close a file under a running fsync; try again next round
         self.delete_expired_files()
+
+    def _busy_files(self) -> frozenset[MappedFile]:
+        """Files a running flush is fsyncing: never closed under it (later passes retry)."""
+        return self.flusher.in_flight_files | self._cq_flush_files
 
     def delete_expired_files(self, force_hour: bool = False) -> int:
         """Delete expired CommitLog files now, then the ConsumeQueue and index files below them."""
@@ -955,12 +960,13 @@ class MessageStore:
         forcibly = ratio > cfg.disk_space_clean_forcibly_ratio
         deleted = 0
         files = self.commitlog.queue.files
+        busy = self._busy_files()
         if due or forcibly:
             reserved = cfg.file_reserved_time * 3600
             count = 0
             while count < len(files) - 1 and count < 10:
                 mf = files[count]
-                if not forcibly and mf.last_modified() + reserved > now:
+                if mf in busy or (not forcibly and mf.last_modified() + reserved > now):
                     break
                 count += 1
             if count:
@@ -969,8 +975,8 @@ class MessageStore:
                 log.info("deleted %d expired commit log files", deleted)
         phys_min = self.commitlog.min_offset
         for cq in self.dispatcher.queues.values():
-            cq.delete_expired(phys_min)
+            cq.delete_expired(phys_min, busy)
         if self.index is not None:
-            self.index.delete_below(phys_min)
+            self.index.delete_below(phys_min, busy)
         self.commitlog.queue.retry_destroy()
         return deleted
