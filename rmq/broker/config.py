@@ -115,11 +115,15 @@ class BrokerConfig:
         return config
 
     def update(self, values: Mapping[str, Any], source: str = "config") -> None:
-        """Validate every entry, then apply them all (all-or-nothing)."""
+        """Parse and validate a changed copy first, then apply every entry (all or nothing).
+
+        A value of the right type but out of range (brokerPermission=9) must leave the live
+        config untouched, so validation runs on the copy before anything is set here.
+        """
         parsed = parse_config_values(type(self), values, source, self.camel_names())
+        attrs.evolve(self, **parsed).validate()
         for name, value in parsed.items():
             setattr(self, name, value)
-        self.validate()
 
     def validate(self) -> None:
         """Raise ConfigError for values the broker cannot run with."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.clients import ClientChannelInfo
+from rmq.broker.config import broker_properties_path
 from rmq.broker.heartbeat import ConsumerData
 from rmq.broker.processor import admin
 from rmq.broker.processor.admin import format_properties, parse_properties
@@ -402,3 +404,19 @@ class ConfigTests(AdminTestCase):
         self.broker.store.commitlog.queue.delete_first(1)
         self.assertEqual(self.call(RC.CLEAN_EXPIRED_CONSUMEQUEUE).code, 0)
         self.assertEqual(set(self.broker.store.topic_queue_table()), {"Kept"})
+
+
+class ConfigRangeRefusalTests(AdminTestCase):
+    def test_out_of_range_value_changes_nothing(self) -> None:
+        """An in-type but out-of-range value is refused; nothing goes live or to disk."""
+
+        body = b"autoCreateTopicEnable=false\nbrokerPermission=9\n"
+        resp = self.call(RC.UPDATE_BROKER_CONFIG, body=body)
+        self.assertEqual(resp.code, ResponseCode.SYSTEM_ERROR)
+        self.assertIn("brokerPermission", resp.remark or "")
+        self.assertEqual(self.broker.config.broker_permission, 6)
+        self.assertTrue(self.broker.config.auto_create_topic_enable)
+        props = parse_properties((self.call(RC.GET_BROKER_CONFIG).body or b"").decode())
+        self.assertEqual(props["brokerPermission"], "6")
+        path = broker_properties_path(self.broker.config, self.broker.store_config)
+        self.assertFalse(os.path.exists(path))
