@@ -240,3 +240,24 @@ class CheckTests(TransactionCase):
         self.broker.clock.advance(1)
         self.assertEqual(self.checks(), [])
         self.assertEqual(self.tx.checker.checks_sent, 0)
+
+    def test_failed_reput_retried_next_pass(self) -> None:
+        """A failed check re-put keeps progress at the half message, so the next pass checks it."""
+        store = self.broker.store
+        real_put = store.put_message
+        failures = [0]
+
+        def flaky_put(msg: Any) -> Any:
+            if msg.topic == HALF and failures[0] == 0:
+                failures[0] += 1
+                raise OSError("disk full")
+            return real_put(msg)
+
+        self.send_half(born_ms=self.now_ms() - 10_000)
+        store.put_message = flaky_put
+        self.broker.clock.advance(1)
+        self.assertEqual((failures[0], self.checks()), (1, []))
+        self.assertEqual(self.broker.offsets.query("CID_RMQ_SYS_TRANS", HALF, 0), 0)
+        self.broker.clock.advance(1)
+        self.assertEqual(len(self.checks()), 1)
+        self.assertEqual(self.broker.offsets.query("CID_RMQ_SYS_TRANS", HALF, 0), 1)

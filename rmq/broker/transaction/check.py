@@ -6,7 +6,8 @@ its ``CHECK_IMMUNITY_TIME_IN_SECONDS``) is re-appended with ``TRANSACTION_CHECK_
 CHECK_TRANSACTION_STATE (oneway) goes to one live channel of its producer group; after
 ``transactionCheckMax`` checks it is moved to TRANS_CHECK_MAX_TIME_TOPIC instead. Progress of
 both queues is committed under ``CID_RMQ_SYS_TRANS``. A producer that answers "unknown" simply
-gets asked again on a later pass.
+gets asked again on a later pass. A failed re-append ends the queue's pass at that half message,
+so the next pass retries it (Java retries the same offset).
 """
 
 from __future__ import annotations
@@ -178,8 +179,9 @@ class TransactionCheckService:
                     pending += 1
                     stop = True
                     break
-                else:
-                    await self._check_one(half)
+                elif not await self._check_one(half):
+                    stop = True  # retry this offset next pass, as Java does
+                    break
                 progress = half.queue_offset + 1
             offset = max(nxt, progress) if not stop else offset
         pending += max(0, half_max - progress - len(ahead)) if stop else 0
@@ -210,18 +212,23 @@ class TransactionCheckService:
             s=outcome.status,
         )
 
-    async def _check_one(self, half: MessageExt) -> None:
+    async def _check_one(self, half: MessageExt) -> bool:
+        """Re-append ``half`` with one more check and ask its producer; False if the put failed.
+
+        A failed put must not move progress past ``half``: it is the only copy left to check.
+        """
         outcome = await put(self.broker.store, check_copy(half))
         if not outcome.ok:
             _log.warn(
                 "re-put of half message {o} failed: {s}", o=half.queue_offset, s=outcome.status
             )
-            return
+            return False
         raw = self.broker.store.look_message_by_offset(outcome.commit_log_offset)
         if raw is None:
-            return
+            return True
         copy, _ = decode_message_ext(raw)
         self.send_check(copy)
+        return True
 
     def send_check(self, half: MessageExt) -> bool:
         """Send CHECK_TRANSACTION_STATE for ``half`` to one channel of its producer group."""
