@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 DEFAULT_TOPIC = "TBW102"
+DEFAULT_TOPIC_QUEUE_NUMS = 4
+"""Queues asked for a topic auto-created by a send (the Java producer's default)."""
 TOOLS_GROUP = "TOOLS_CONSUMER"
 TOOLS_PRODUCER = "TOOLS_PRODUCER"
 
@@ -60,13 +62,20 @@ def send_route(api: AdminAPI, topic: str) -> Deferred[TopicRouteData]:
     """The topic's route, or the default topic's when the topic is not yet known (code 17).
 
     Sending through the default topic's brokers makes them auto-create the topic, as the
-    Java producer does.
+    Java producer does; like it, the default route's queue counts are capped at
+    DEFAULT_TOPIC_QUEUE_NUMS, the count the broker creates the topic with.
     """
+
+    def cap(route: TopicRouteData) -> TopicRouteData:
+        for qd in route.queueDatas:
+            qd.readQueueNums = min(qd.readQueueNums, DEFAULT_TOPIC_QUEUE_NUMS)
+            qd.writeQueueNums = min(qd.writeQueueNums, DEFAULT_TOPIC_QUEUE_NUMS)
+        return route
 
     def fallback(failure: Failure) -> Deferred[TopicRouteData]:
         exc = failure.value
         if isinstance(exc, RemoteError) and exc.code == ResponseCode.TOPIC_NOT_EXIST:
-            return api.topic_route(DEFAULT_TOPIC)
+            return api.topic_route(DEFAULT_TOPIC).addCallback(cap)
         failure.raiseException()
 
     return api.topic_route(topic).addErrback(fallback)
@@ -85,7 +94,7 @@ def send(
         group,
         target.mq.topic,
         DEFAULT_TOPIC,
-        4,
+        DEFAULT_TOPIC_QUEUE_NUMS,
         target.mq.queue_id,
         0,
         born_ms,
