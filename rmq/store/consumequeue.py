@@ -73,6 +73,14 @@ class ConsumeQueue:
         self.max_physic_offset = commit_log_offset + size
         return True
 
+    def ensure_room(self, queue_offset: int, count: int) -> None:
+        """Create now the files units ``queue_offset .. +count`` need (DiskFullError if none)."""
+        end = (queue_offset + count) * CQ_UNIT_SIZE
+        files = self.queue.files
+        if files and end <= files[-1].file_from_offset + self.file_size:
+            return
+        self.queue.ensure_room(queue_offset * CQ_UNIT_SIZE, end)
+
     def _write(self, at: int, offset: int, size: int, tags_code: int) -> None:
         mf = self.queue.last_for_write(at)
         if mf.wrote_position == 0 and mf.file_from_offset < at:
@@ -213,6 +221,7 @@ class ConsumeQueue:
     def destroy(self) -> None:
         """Delete all files of this queue."""
         self.queue.delete_first(len(self.queue.files))
+        self.queue.drop_spares()
         self.dirty.clear()
         with contextlib.suppress(OSError):
             os.rmdir(self.queue.directory)

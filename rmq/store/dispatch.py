@@ -66,6 +66,16 @@ class Dispatcher:
                 if qid.lstrip("-").isdigit():
                     self.find_or_create(topic, int(qid)).load()
 
+    def ensure_room(
+        self, topic: str, queue_id: int, queue_offset: int, units: int, keys: int
+    ) -> None:
+        """Create the ConsumeQueue and index files a put of ``units`` queue units and ``keys``
+        index entries will need, before its record is written (DiskFullError/StoreError)."""
+        if units:
+            self.find_or_create(topic, queue_id).ensure_room(queue_offset, units)
+        if keys and self.index is not None:
+            self.index.ensure_room(keys)
+
     def dispatch_appended(
         self, topic: str, queue_id: int, store_ts: int, entries: list[AppendedEntry]
     ) -> None:

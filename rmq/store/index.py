@@ -199,10 +199,23 @@ class IndexService:
                 return int(f.end_phy_offset)
         return -1
 
+    def ensure_room(self, entries: int) -> None:
+        """Roll to a new file now unless the last one has ``entries`` free entries, so a full
+        disk shows before a record is written (a batch wider than a file may roll again)."""
+        files = self.files
+        need = min(entries, self.entries - 1)
+        if files and files[-1].max_entries - files[-1].index_count >= need:
+            return
+        self._roll()
+
     def _writable(self) -> IndexFile:
         last = self.files[-1] if self.files else None
         if last is not None and not last.is_full():
             return last
+        return self._roll()
+
+    def _roll(self) -> IndexFile:
+        last = self.files[-1] if self.files else None
         os.makedirs(self.directory, exist_ok=True)
         now_ms = int(self.clock() * 1000)
         path = os.path.join(self.directory, index_file_name(now_ms))

@@ -150,6 +150,8 @@ class MappedFileQueue:
         self.preallocate = preallocate
         self.files: list[MappedFile] = []
         self.pending_destroy: list[MappedFile] = []
+        self.spares: list[MappedFile] = []
+        """Files created ahead by :meth:`ensure_room`, not yet part of the queue."""
         self.create_hook: Callable[[str], None] | None = None  # test fault injection
 
     def load(self) -> None:
@@ -174,14 +176,43 @@ class MappedFileQueue:
         return self.files[-1] if self.files else None
 
     def create(self, start_offset: int) -> MappedFile:
-        """Create (and map) the file that starts at ``start_offset``."""
+        """Create (and map) the file that starts at ``start_offset`` (or take its spare)."""
+        spares = self.spares
+        if spares and spares[0].file_from_offset == start_offset:
+            mf = spares.pop(0)
+        else:
+            self.drop_spares()  # made for another start: hold no data
+            mf = self._new_file(start_offset)
+        self.files.append(mf)
+        return mf
+
+    def _new_file(self, start_offset: int) -> MappedFile:
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, file_name(start_offset))
         if self.create_hook is not None:
             self.create_hook(path)
-        mf = MappedFile(path, start_offset, self.file_size, self.preallocate)
-        self.files.append(mf)
-        return mf
+        return MappedFile(path, start_offset, self.file_size, self.preallocate)
+
+    def ensure_room(self, start: int, end: int) -> None:
+        """Create now (as spares) the files that writing bytes ``[start, end)`` will need.
+
+        So a full disk shows before the caller writes anything that refers to those bytes.
+        Raises DiskFullError/StoreError; the files created so far stay as spares.
+        """
+        last = self.last()
+        fs = self.file_size
+        nxt = last.file_from_offset + fs if last is not None else start - start % fs
+        if self.spares:
+            nxt = self.spares[-1].file_from_offset + fs
+        while nxt < end:
+            self.spares.append(self._new_file(nxt))
+            nxt += fs
+
+    def drop_spares(self) -> None:
+        """Delete the spare files (they hold no data)."""
+        spares, self.spares = self.spares, []
+        for mf in spares:
+            self._destroy(mf)
 
     def last_for_write(self, start_offset: int = 0) -> MappedFile:
         """The file to append to, creating the next one when the last is full."""
@@ -238,6 +269,7 @@ class MappedFileQueue:
             else:
                 self._destroy(mf)
         self.files = keep
+        self.drop_spares()
 
     def delete_first(self, count: int = 1) -> list[MappedFile]:
         """Remove the ``count`` oldest files; return them."""
@@ -255,7 +287,8 @@ class MappedFileQueue:
         self.pending_destroy = [mf for mf in self.pending_destroy if not mf.close()]
 
     def close(self) -> None:
-        """Unmap every file (readers' slices keep theirs alive)."""
+        """Unmap every file (readers' slices keep theirs alive); spares are deleted."""
+        self.drop_spares()
         for mf in self.files:
             if not mf.close():
                 self.pending_destroy.append(mf)

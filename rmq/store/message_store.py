@@ -493,6 +493,7 @@ class MessageStore:
         offset = base
         p = pos
         indexed = self.index is not None
+        nkeys = 0
         entries: list[AppendedEntry] = []
         try:
             for m, praw in zip(msgs, praws, strict=True):
@@ -557,6 +558,11 @@ class MessageStore:
                         uniq = property_value(text, UNIQ_KEY)
                     else:
                         keys = uniq = None
+                if indexed:
+                    if uniq:
+                        nkeys += 1
+                    if keys:
+                        nkeys += keys.count(" ") + 1
                 # Listeners get the decoded dict when the caller had one, else the text
                 # (decoded only by a listener that needs it: most puts wake no pull).
                 entries.append(
@@ -579,6 +585,17 @@ class MessageStore:
         if p != pos + total:  # defensive: sizes computed twice must agree
             mm[pos : pos + total] = bytes(total)
             raise StoreError(f"record sizes disagree: {p - pos} != {total}")
+        try:  # queue and index files must exist before the record counts as written
+            self.dispatcher.ensure_room(topic, queue_id, first_qoff, qoff - first_qoff, nkeys)
+        except (StoreError, OSError) as e:
+            mm[pos : pos + total] = bytes(total)
+            if isinstance(e, DiskFullError):
+                self.writable = False
+            log.error("put refused, cannot create consume queue or index file: %s", e)
+            return self._refuse(
+                PutStatus.SERVICE_NOT_AVAILABLE,
+                f"cannot create consume queue or index file: {e}",
+            )
         mf.wrote_position = p
         self.commitlog.last_store_timestamp = store_ts
         self._queue_offsets[key] = qoff
