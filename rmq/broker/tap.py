@@ -30,8 +30,19 @@ class Options(usage.Options):
         ["store", "s", None, "Store root directory (overrides storePathRootDir)."],
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings: dict[str, str] = {}
+
+    def opt_set(self, assignment: str) -> None:
+        """Set one broker.conf key, KEY=VALUE (repeatable; overrides the config file)."""
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise usage.UsageError(f"--set wants KEY=VALUE, got {assignment!r}")
+        self.settings[key.strip()] = value.strip()
+
     def postOptions(self) -> None:
-        overrides: dict[str, Any] = {}
+        overrides: dict[str, Any] = dict(self.settings)
         if self["namesrv"] is not None:
             overrides["namesrvAddr"] = self["namesrv"]
         if self["store"] is not None:

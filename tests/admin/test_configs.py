@@ -2,10 +2,9 @@
 
 etc/namesrv.yaml with etc/broker.yaml, and etc/broker-a.yaml with etc/broker-b.yaml (two
 masters on one host). The files are loaded as written; the tests override only the listener
-(port 0), the name server and the store root on the command line, so they run beside anything
-else on the machine. The broker plugin has no option for the mapped-file sizes, so these
-brokers keep RocketMQ's preallocated 1 GiB CommitLog files: the stores are deleted after each
-test, and the single-broker test checks the store holds no more than its first files.
+(port 0), the name server, the store root and (with ``--set``) the mapped-file sizes on the
+command line, so they run beside anything else on the machine without allocating the 1 GiB
+CommitLog files the samples keep; the stores are deleted after each test.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rmq.admin.cli import run
 from rmq.broker.config import load_broker_config
 from rmq.store.config import StoreConfig
-from tests.integration.cluster import wait_registered
+from tests.integration.cluster import SMALL_FILE_ARGS, wait_registered
 from tests.integration.daemons import ROOT, Daemon, start_twistd
 
 CONFIGS = {name: os.path.join(ROOT, "etc", f"{name}.yaml") for name in ("broker-a", "broker-b")}
@@ -53,8 +52,7 @@ class TwoMastersLiveTest(unittest.TestCase):
         base = os.path.abspath(self.mktemp())
         os.makedirs(base)
         self.daemons: list[Daemon] = []
-        # The sample files keep RocketMQ's 1 GiB CommitLog files: drop the stores after the
-        # daemons have stopped (cleanups run last-in, first-out).
+        # Drop the stores after the daemons have stopped (cleanups run last-in, first-out).
         for name in CONFIGS:
             self.addCleanup(shutil.rmtree, os.path.join(base, name), True)
         self.addCleanup(self._stop)
@@ -71,7 +69,7 @@ class TwoMastersLiveTest(unittest.TestCase):
         self.brokers: dict[str, str] = {}
         for name, path in sorted(CONFIGS.items()):
             args = ["--config", path, "--listen", "tcp:0:interface=127.0.0.1"]
-            args += ["-n", self.namesrv, "--store", os.path.join(base, name)]
+            args += ["-n", self.namesrv, "--store", os.path.join(base, name), *SMALL_FILE_ARGS]
             daemon = yield start_twistd("rmq-broker", args, os.path.join(base, f"run-{name}"))
             self.daemons.append(daemon)
             self.brokers[name] = daemon.address
@@ -161,7 +159,7 @@ class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
         self.daemons.append(ns)
         self.namesrv = ns.address
         broker_args = ["--config", os.path.join(ROOT, "etc", "broker.yaml"), *listen]
-        broker_args += ["-n", self.namesrv, "--store", self.store]
+        broker_args += ["-n", self.namesrv, "--store", self.store, *SMALL_FILE_ARGS]
         with _home(self.home):
             started = start_twistd("rmq-broker", broker_args, os.path.join(self.base, "run-broker"))
         broker = yield started
@@ -183,12 +181,8 @@ class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
 
     @defer.inlineCallbacks
     def send(self, topic: str, body: str) -> Any:
-        """sendMessage to queue 0 of broker-a; fails the test unless SEND_OK.
-
-        The queue is explicit because rmq-admin's route for a topic not yet created offers
-        all of TBW102's 8 queues, while the broker creates the topic with the producer's 4.
-        """
-        argv = ["-t", topic, "-p", body, "-b", "broker-a", "-i", "0"]
+        """sendMessage to broker-a; fails the test unless SEND_OK."""
+        argv = ["-t", topic, "-p", body, "-b", "broker-a"]
         sent = yield self.admin_json("sendMessage", *argv)
         self.assertEqual((sent["brokerName"], sent["sendStatus"]), ("broker-a", "SEND_OK"))
         return sent
@@ -220,14 +214,16 @@ class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
     def test_paths_follow_the_overrides(self) -> Any:
         """The store is under --store (one CommitLog file); '~' paths resolve under HOME."""
         yield self.send("SampleT", "hello")
-        defaults = StoreConfig()
+        small = StoreConfig.from_mapping(
+            dict(a.split("=", 1) for a in SMALL_FILE_ARGS if a != "--set")
+        )
         self.assertEqual(os.listdir(os.path.join(self.store, "commitlog")), [f"{0:020d}"])
         # Preallocation is the whole cost: one CommitLog file, consume queues and an index
         # file at most, whatever was sent.
-        index_file = 40 + defaults.max_hash_slot_num * 4 + defaults.max_index_num * 20
+        index_file = 40 + small.max_hash_slot_num * 4 + small.max_index_num * 20
         ceiling = (
-            defaults.mapped_file_size_commit_log
-            + 16 * defaults.mapped_file_size_consume_queue
+            small.mapped_file_size_commit_log
+            + 16 * small.mapped_file_size_consume_queue
             + index_file
         )
         self.assertLessEqual(_allocated(self.store), ceiling)

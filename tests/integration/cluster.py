@@ -24,6 +24,10 @@ SMALL_FILES = (
     "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n"
     "maxHashSlotNum: 10000\nmaxIndexNum: 40000\n"
 )
+SMALL_FILE_ARGS = [
+    arg for line in SMALL_FILES.splitlines() for arg in ("--set", line.replace(": ", "=", 1))
+]
+"""SMALL_FILES as ``rmq-broker --set KEY=VALUE`` options, for brokers started from etc/ files."""
 
 
 @attrs.define
