@@ -31,7 +31,7 @@ class Options(usage.Options):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.settings: dict[str, str] = {}
 
     def opt_set(self, assignment: str) -> None:
