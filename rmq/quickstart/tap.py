@@ -45,7 +45,7 @@ class Options(usage.Options):
             broker_argv += ["--store", self["store"]]
         if self["port-file"]:
             broker_argv += ["--port-file", self["port-file"]]
-        self.broker = broker_tap.Options()  # type: ignore[no-untyped-call]
+        self.broker = broker_tap.Options()
         self.broker.parseOptions(broker_argv)  # type: ignore[no-untyped-call]
 
 
