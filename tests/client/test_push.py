@@ -35,7 +35,9 @@ def owned(c: PushConsumer, topic: str = "T") -> set[MessageQueue]:
     return {q for q in c.process_queues if q.topic == topic}
 
 
-class PushTests(SynchronousTestCase):
+class PushHarness(SynchronousTestCase):
+    """A producer and consumer factory on one clock-driven in-memory cluster."""
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_700_000_000)
@@ -82,6 +84,8 @@ class PushTests(SynchronousTestCase):
         pump(self.clock, 0.1)
         self.successResultOf(d)
 
+
+class PushTests(PushHarness):
     def test_consumes_everything_from_first_offset(self) -> None:
         """Every message is delivered once and offsets reach the broker on persist."""
         self.produce(12)

@@ -19,6 +19,7 @@ class ProcessQueue:
         "_msgs",
         "consuming_batch",
         "dropped",
+        "in_listener",
         "last_consume",
         "last_lock",
         "last_pull",
@@ -38,6 +39,7 @@ class ProcessQueue:
         self.last_pull = 0.0
         self.last_consume = 0.0
         self.consuming_batch = False
+        self.in_listener = False
 
     @property
     def msg_count(self) -> int:

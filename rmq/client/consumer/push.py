@@ -134,6 +134,8 @@ class PushConsumer:
         self._subs: dict[str, SubscriptionData] = {}
         self._topic_queues: dict[str, list[MessageQueue]] = {}
         self.process_queues: dict[MessageQueue, ProcessQueue] = {}
+        # Orderly queues dropped mid-batch: still locked until their listener returns.
+        self._releasing: dict[MessageQueue, ProcessQueue] = {}
         self._listener: ConcurrentListener | None = None
         self._orderly: OrderlyListener | None = None
         self._sem = DeferredSemaphore(config.consume_concurrency)
@@ -260,8 +262,12 @@ class PushConsumer:
         for pq in self.process_queues.values():
             pq.dropped = True
         await self.persist_offsets()
+        releasing = list(self._releasing)
+        self._releasing.clear()
+        if self.offsets is not None and releasing:
+            await self.offsets.persist(releasing)
         if self.orderly and self.clustering:
-            await self._unlock(mqs)
+            await self._unlock(mqs + releasing)
         self.process_queues.clear()
         await self.instance.unregister_consumer(self.group)
         if self._owns_instance:
@@ -372,7 +378,7 @@ class PushConsumer:
     async def _update_queues(self, topic: str, mine: set[MessageQueue]) -> None:
         for mq in [q for q in self.process_queues if q.topic == topic and q not in mine]:
             await self._drop(mq)
-        for mq in sorted(mine - set(self.process_queues)):
+        for mq in sorted(mine - set(self.process_queues) - set(self._releasing)):
             if not self._running:
                 return
             if self.orderly and self.clustering and not await self._lock(mq):
@@ -393,14 +399,35 @@ class PushConsumer:
         if pq is None:
             return
         pq.dropped = True
+        if self.orderly and self.clustering and pq.in_listener:
+            # Keep the lock (and offset) until the batch ends, so no new owner consumes
+            # the same messages meanwhile: _release finishes the drop.
+            self._releasing[mq] = pq
+            return
+        await self._forget_offset(mq)
+        if self.orderly and self.clustering:
+            await self._unlock([mq])
+
+    async def _forget_offset(self, mq: MessageQueue) -> None:
         assert self.offsets is not None
         try:
             await self.offsets.persist([mq])
         except Exception as e:
             _log.warn("persist {q}: {e}", q=mq, e=e)
         self.offsets.remove(mq)
-        if self.orderly and self.clustering:
-            await self._unlock([mq])
+
+    async def _release(self, mq: MessageQueue, pq: ProcessQueue, done: bool) -> None:
+        """Finish dropping an orderly queue once its batch ended: commit, persist, unlock."""
+        if self._releasing.get(mq) is not pq:
+            return
+        assert self.offsets is not None
+        if done:
+            self.offsets.update(mq, pq.commit())
+        await self._forget_offset(mq)
+        del self._releasing[mq]
+        await self._unlock([mq])
+        if self._running:
+            self.do_rebalance().addErrback(_warn("rebalance"))
 
     async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
         assert self.offsets is not None
@@ -673,6 +700,14 @@ class PushConsumer:
             return False
         return True
 
+    async def _send_back_all(self, mq: MessageQueue, msgs: list[MessageExt]) -> bool:
+        """Dead-letter each message (orderly, retries exhausted); False if any send failed."""
+        ok = True
+        for msg in msgs:
+            if not await self._send_back(mq, msg, -1):
+                ok = False
+        return ok
+
     # --- orderly consumption -----------------------------------------------------------------
 
     def _submit_orderly(self, mq: MessageQueue, pq: ProcessQueue) -> None:
@@ -703,17 +738,22 @@ class PushConsumer:
                 if not msgs:
                     break
                 ctx = ConsumeContext(mq)
-                status = await self._call(self._orderly, [self._restore(x) for x in msgs], ctx)
-                pq.last_consume = self.reactor.seconds()
+                done = False
+                pq.in_listener = True
+                try:
+                    status = await self._call(self._orderly, [self._restore(x) for x in msgs], ctx)
+                    pq.last_consume = self.reactor.seconds()
+                    done = status is ConsumeOrderlyStatus.SUCCESS
+                    limit = self.config.max_reconsume_times
+                    if not done and limit >= 0 and all(x.reconsume_times >= limit for x in msgs):
+                        # Commit only once every message reached the DLQ, else keep the batch.
+                        done = await self._send_back_all(mq, msgs)
+                finally:
+                    pq.in_listener = False
                 if pq.dropped:
+                    await self._release(mq, pq, done)
                     break
-                if status is ConsumeOrderlyStatus.SUCCESS:
-                    self.offsets.update(mq, pq.commit())
-                    continue
-                limit = self.config.max_reconsume_times
-                if limit >= 0 and all(x.reconsume_times >= limit for x in msgs):
-                    for msg in msgs:
-                        await self._send_back(mq, msg, -1)
+                if done:
                     self.offsets.update(mq, pq.commit())
                     continue
                 pq.rollback(bump=True)
