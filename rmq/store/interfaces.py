@@ -56,8 +56,9 @@ class IMessageStore(Interface):
         offset: int,
         max_msg_nums: int,
         message_filter: MessageFilter | None = None,
+        max_total_bytes: int | None = None,
     ) -> GetResult:
-        """Read up to ``max_msg_nums`` raw records of a queue from ``offset``."""
+        """Read up to ``max_msg_nums`` raw records (and ``max_total_bytes``) from ``offset``."""
 
     def get_max_offset_in_queue(topic: str, queue_id: int) -> int:
         """Next queue offset to be written (0 for an unknown queue)."""

@@ -622,8 +622,13 @@ class MessageStore:
         offset: int,
         max_msg_nums: int,
         message_filter: MessageFilter | None = None,
+        max_total_bytes: int | None = None,
     ) -> GetResult:
-        """Read up to ``max_msg_nums`` raw records from a queue offset (REFERENCE.md §6.11)."""
+        """Read up to ``max_msg_nums`` raw records from a queue offset (REFERENCE.md §6.11).
+
+        At most ``max_total_bytes`` of records (at least one record), capped by the configured
+        maxTransferBytesOnMessageInMemory.
+        """
         cq = self.dispatcher.queues.get((topic, queue_id))
         if cq is None:
             return GetResult(GetStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
@@ -634,11 +639,14 @@ class MessageStore:
             return GetResult(GetStatus.OFFSET_TOO_SMALL, min_o, min_o, max_o)
         if offset == max_o:
             return GetResult(GetStatus.OFFSET_OVERFLOW_ONE, offset, min_o, max_o)
-        if offset > max_o:
-            return GetResult(GetStatus.OFFSET_OVERFLOW_BADLY, max_o, min_o, max_o)
+        if offset > max_o:  # as RocketMQ 4.9: back to 0 while the queue still starts at 0
+            nxt = 0 if min_o == 0 else max_o
+            return GetResult(GetStatus.OFFSET_OVERFLOW_BADLY, nxt, min_o, max_o)
         cfg = self.config
         max_count = min(max_msg_nums, cfg.max_transfer_count_on_message_in_memory)
         max_bytes = cfg.max_transfer_bytes_on_message_in_memory
+        if max_total_bytes is not None and max_total_bytes < max_bytes:
+            max_bytes = max_total_bytes
         scan_bytes = max(16000, max_msg_nums * 20)
         phys_min = self.commitlog.min_offset
         status = GetStatus.NO_MATCHED_MESSAGE

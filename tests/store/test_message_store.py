@@ -56,7 +56,8 @@ class PutGetTests(Base):
         one = store.get_message("g", "T", 0, 3, 32)
         self.assertEqual((one.status, one.next_begin_offset), (GetStatus.OFFSET_OVERFLOW_ONE, 3))
         bad = store.get_message("g", "T", 0, 9, 32)
-        self.assertEqual((bad.status, bad.next_begin_offset), (GetStatus.OFFSET_OVERFLOW_BADLY, 3))
+        # RocketMQ 4.9 getMessage: while the queue starts at 0, an offset past the end goes to 0
+        self.assertEqual((bad.status, bad.next_begin_offset), (GetStatus.OFFSET_OVERFLOW_BADLY, 0))
         two = store.get_message("g", "T", 0, 1, 1)
         self.assertEqual(
             (two.status, two.message_count, two.next_begin_offset), (GetStatus.FOUND, 1, 2)
