@@ -6,6 +6,7 @@ from twisted.internet.defer import Deferred
 
 from rmq.client.consumer.push import ConsumeContext
 from rmq.client.model import ConsumeOrderlyStatus, Message, MessageQueue
+from rmq.common import fastjson
 from rmq.common.message import MessageExt
 from rmq.remoting.codes import RequestCode, ResponseCode
 from tests.client.helpers import pump
@@ -103,6 +104,19 @@ class OrderlyReleaseTests(PushHarness):
         self.assertNotIn(LOCK_KEY, broker.locks)
         self.assertEqual(seen, [b"0"], "no batch starts after the drop")
         self.assertEqual(broker.offsets.get(("CG", "T", 1)), 1, "finished batch is committed")
+
+    def test_lock_renewed_while_releasing(self) -> None:
+        """The periodic lock renewal still covers a dropped queue whose batch runs."""
+        pending, _ = self.slow_consumer()
+        self.c.unsubscribe("T")
+        pump(self.clock)
+        before = len(self.c.remoting.codes(RequestCode.LOCK_BATCH_MQ))  # type: ignore[attr-defined]
+        pump(self.clock, 20.5)
+        renewals = self.c.remoting.codes(RequestCode.LOCK_BATCH_MQ)[before:]  # type: ignore[attr-defined]
+        self.assertEqual(len(renewals), 1)
+        mqs = fastjson.loads(renewals[0].body or b"")["mqSet"]
+        self.assertIn({"topic": "T", "brokerName": "broker-a", "queueId": 1}, mqs)
+        pending[0].callback(ConsumeOrderlyStatus.SUCCESS)
 
     def test_new_owner_waits_for_running_batch(self) -> None:
         """Another member cannot consume a queue while the old owner's listener still runs."""

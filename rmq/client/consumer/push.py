@@ -479,7 +479,7 @@ class PushConsumer:
 
     async def _lock_all_async(self) -> None:
         by_broker: dict[str, list[MessageQueue]] = {}
-        for mq in self.process_queues:
+        for mq in [*self.process_queues, *self._releasing]:  # releasing: keep the batch safe
             by_broker.setdefault(mq.broker_name, []).append(mq)
         for broker, mqs in by_broker.items():
             addr = self.instance.master_addr(broker)
