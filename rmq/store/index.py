@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
+from rmq.common.errors import StoreError
 from rmq.common.message import POW31, java_hash32
 from rmq.store.format import (
     INDEX_ENTRY,
@@ -187,9 +188,15 @@ class IndexService:
         size = index_file_size(self.slots, self.entries)
         for name in sorted(os.listdir(self.directory)):
             path = os.path.join(self.directory, name)
-            if not name.isdigit() or os.path.getsize(path) != size:
+            if not name.isdigit():
                 log.warning("ignoring index file %s", path)
                 continue
+            if os.path.getsize(path) != size:
+                self.close()
+                raise StoreError(
+                    f"index file {path} has {os.path.getsize(path)} bytes, the configured "
+                    f"maxHashSlotNum/maxIndexNum give {size}"
+                )
             self.files.append(IndexFile(path, self.slots, self.entries, self.preallocate))
 
     def end_phy_offset(self) -> int:

@@ -155,15 +155,23 @@ class MappedFileQueue:
         self.create_hook: Callable[[str], None] | None = None  # test fault injection
 
     def load(self) -> None:
-        """Map the existing files; all are assumed full until recovery sets the real end."""
+        """Map the existing files; all are assumed full until recovery sets the real end.
+
+        A file of another size than configured raises StoreError (like RocketMQ, the store
+        does not start rather than lose or misread data).
+        """
         if not os.path.isdir(self.directory):
             return
         names = sorted(n for n in os.listdir(self.directory) if n.isdigit() and len(n) == 20)
         for name in names:
             path = os.path.join(self.directory, name)
-            if os.path.getsize(path) != self.file_size:
-                log.warning("ignoring %s: size differs from configured %d", path, self.file_size)
-                continue
+            size = os.path.getsize(path)
+            if size != self.file_size:
+                self.close()
+                raise StoreError(
+                    f"store file {path} has {size} bytes, the configured file size is "
+                    f"{self.file_size}: restore the old size setting or move the file away"
+                )
             mf = MappedFile(path, int(name), self.file_size, self.preallocate)
             mf.wrote_position = mf.flushed_position = self.file_size
             self.files.append(mf)

@@ -282,11 +282,15 @@ class MessageStore:
             raise StoreError(f"store {cfg.root_dir} is locked by another process") from e
         self._lock_fd = fd
         last_exit_ok = not os.path.exists(cfg.abort_path)
-        self.checkpoint.load()
-        self.commitlog.load()
-        self.dispatcher.load()
-        if self.index is not None:
-            self.index.load()
+        try:
+            self.checkpoint.load()
+            self.commitlog.load()
+            self.dispatcher.load()
+            if self.index is not None:
+                self.index.load()
+        except BaseException:
+            self._unload()
+            raise
         self.recovered_records = recover(
             self.commitlog,
             self.dispatcher,
@@ -305,6 +309,17 @@ class MessageStore:
             self._loop(self._async_flush, cfg.flush_interval_commit_log)
         self._loop(self._flush_logics, cfg.flush_interval_consume_queue)
         self._loop(self._clean, cfg.clean_resource_interval)
+
+    def _unload(self) -> None:
+        """Undo a failed start: unmap what was loaded and release the lock."""
+        self.commitlog.queue.close()
+        for cq in self.dispatcher.queues.values():
+            cq.queue.close()
+        self.dispatcher.queues.clear()
+        if self.index is not None:
+            self.index.close()
+        os.close(self._lock_fd)
+        self._lock_fd = -1
 
     def _loop(self, fn: Callable[[], None], interval_ms: int) -> None:
         def guarded() -> None:
