@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import os
+from collections import Counter
 from typing import Any
 
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
 from rmq.common import fastjson
+from rmq.common.message import decode_messages
 from rmq.remoting.client import RemotingClient
-from rmq.remoting.codes import RequestCode
+from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
 from tests.integration.cluster import start_broker, start_cluster
+from tests.interop.cppdriver import make_body
 from tests.interop.driver import DriverResult, run_cpp_driver
 
 TOPIC = "ItTopic"
@@ -42,12 +46,21 @@ class BrokerDaemonTests(TestCase):
             ("sync", ["--count", "48", "--batch", "16"]),
             ("sync", ["--count", "2", "--body-size", str(100 * 1024)]),
         ]
+        expected: Counter[bytes] = Counter()
+        by_id: dict[str, bytes] = {}
         for mode, extra in runs:
             r = await self._cpp(
                 "produce", "--group", "PG", "--topic", TOPIC, "--mode", mode, *extra
             )
             self.assertTrue(r.ok, (mode, r.errors, r.stderr_tail[-2000:]))
-            sent += [e["msg_id"] for e in r.of("sent") if e.get("msg_id")]
+            size = int(extra[extra.index("--body-size") + 1]) if "--body-size" in extra else 0
+            count = int(extra[extra.index("--count") + 1])
+            expected.update(make_body(i, size, "body-") for i in range(count))
+            for e in r.of("sent"):
+                if e.get("msg_id"):  # oneway sends and batches report no per-message id
+                    sent.append(e["msg_id"])
+                    by_id[e["msg_id"]] = make_body(e["index"], size, "body-")
+        self.assertEqual(len(sent), 400 + 200 + 150 + 2)
         total = 1000
         push = await self._cpp(
             "push",
@@ -67,8 +80,14 @@ class BrokerDaemonTests(TestCase):
         ids = [m["id"] for m in msgs]
         self.assertEqual(len(ids), total)
         self.assertEqual(len(set(ids)), total)
-        big = [m for m in msgs if m["body_len"] == 100 * 1024]
-        self.assertEqual(len(big), 2)
+        self.assertTrue(set(sent) <= set(ids), set(sent) - set(ids))
+        self.assertTrue(all(m["body_len_exact"] for m in msgs))
+        bodies = {m["id"]: base64.b64decode(m["body_b64"]) for m in msgs}
+        self.assertEqual(Counter(bodies.values()), expected)
+        for mid, body in by_id.items():
+            self.assertEqual(bodies[mid], body, mid)
+        big = [b for b in bodies.values() if len(b) == 100 * 1024]
+        self.assertEqual(sorted(big), [make_body(i, 100 * 1024, "body-") for i in range(2)])
         tagged = [m for m in msgs if m.get("tags") == "TagA"]
         self.assertEqual(len(tagged), 400)
         self.assertTrue(all(m["properties"].get("up") == "v" for m in tagged))
@@ -126,7 +145,15 @@ class BrokerDaemonTests(TestCase):
         arrived: dict[str, Any] = {}
         pull = client.invoke(addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, pull_ext), 30)
         pull.addCallback(lambda r: arrived.update(at=reactor.seconds(), resp=r))
-        await task.deferLater(reactor, 0.5, lambda: None)
+        # The broker reads one connection's frames in order and handles a pull without yielding,
+        # so once a later request on the same connection is answered, the long-poll pull has
+        # been processed: still unanswered means it is held. The probe (no suspend flag) also
+        # shows the queue is still empty at offset 1.
+        probe_ext = dict(pull_ext, sysFlag="4", suspendTimeoutMillis="0")
+        probe = await client.invoke(
+            addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, probe_ext), 5
+        )
+        self.assertEqual(probe.code, ResponseCode.PULL_NOT_FOUND, probe.remark)
         self.assertEqual(arrived, {}, "pull should be held")
         ack = await client.invoke(
             addr, RemotingCommand.request(RequestCode.SEND_MESSAGE, send_ext, b"two"), 5
@@ -136,6 +163,7 @@ class BrokerDaemonTests(TestCase):
         await pull
         latency = arrived["at"] - ack_at
         self.assertEqual(arrived["resp"].code, 0)
+        self.assertEqual([m.body for m in decode_messages(arrived["resp"].body)], [b"two"])
         self.assertLess(latency, 0.1)
 
     async def _wait_consumers(self, group: str, count: int, timeout: float = 30.0) -> None:
