@@ -1,10 +1,11 @@
 """Long polling: hold pulls that found nothing until data arrives or their time is up.
 
-A parked pull waits under its (topic, queue). The store's arrival listener runs in the same
-reactor turn as the put that appended the message, so a matching held pull is re-run and
-answered before the producer's send response is even written. Each parked pull also has a
-timer for its suspend deadline. A re-run never suspends again and answers with the original
-opaque. Pulls on a connection that closed are dropped.
+A parked pull waits under its (topic, queue). With ``longPollingEnable`` the store's arrival
+listener runs in the same reactor turn as the put that appended the message, so a matching held
+pull is re-run and answered before the producer's send response is even written; without it
+(short polling) arrivals are ignored and the pull waits out its shortPollingTimeMills. Each
+parked pull also has a timer for its suspend deadline. A re-run never suspends again and answers
+with the original opaque. Pulls on a connection that closed are dropped.
 """
 
 from __future__ import annotations
@@ -106,9 +107,14 @@ class PullHoldService:
         store_timestamp: int,
         properties: Mapping[str, str] | str | None,
     ) -> None:
-        """Store listener: re-run every held pull of the queue the new message matches."""
+        """Store listener: re-run every held pull of the queue the new message matches.
+
+        Only with ``longPollingEnable``: short-polled pulls just wait out shortPollingTimeMills,
+        as RocketMQ notifies arrivals only when long polling is on (read live, so a runtime
+        config change applies at once).
+        """
         pulls = self.held.get((topic, queue_id))
-        if not pulls:
+        if not pulls or not self.broker.config.long_polling_enable:
             return
         if isinstance(properties, str):
             properties = decode_properties(properties)
