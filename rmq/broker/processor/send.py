@@ -25,7 +25,13 @@ from rmq.broker.topics import (
     validate_topic,
 )
 from rmq.broker.transaction.half import is_half_send
-from rmq.common.errors import MessageIllegal, NoPermission, RMQError, TopicNotExist
+from rmq.common.errors import (
+    MessageIllegal,
+    NoPermission,
+    RMQError,
+    SubscriptionGroupNotExist,
+    TopicNotExist,
+)
 from rmq.common.message import (
     CLUSTER,
     DELAY,
@@ -211,8 +217,14 @@ class SendProcessor:
     def _maybe_dlq(
         self, h: Any, topic: str, queue_id: int, properties: str, reconsume: int
     ) -> tuple[str, int, str]:
-        """Redirect a retry-topic send to the DLQ when it was reconsumed too often."""
+        """Redirect a retry-topic send to the DLQ when it was reconsumed too often.
+
+        Like RocketMQ's handleRetryAndDLQ, a single send to the retry topic of a group that
+        does not exist (and may not be auto-created) is refused with SUBSCRIPTION_GROUP_NOT_EXIST.
+        """
         group = topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
+        if not h.batch and self.broker.subgroups.find_or_create(group) is None:
+            raise SubscriptionGroupNotExist(f"subscription group not exist, {group} {_FAQ}")
         max_times = h.maxReconsumeTimes
         if max_times is None:
             max_times = self.broker.subgroups.retry_max_times(group)
