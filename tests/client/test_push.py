@@ -227,6 +227,39 @@ class PushTests(PushHarness):
         pump(self.clock, 1)
         self.assertGreaterEqual(len(pending), 6)
 
+    def test_flow_control_by_size(self) -> None:
+        """Pulling a queue pauses while its cached bodies exceed pullThresholdSizeForQueue."""
+        pending: list[Deferred[ConsumeStatus]] = []
+
+        def slow(msgs: list[MessageExt], ctx: ConsumeContext) -> Deferred[ConsumeStatus]:
+            d: Deferred[ConsumeStatus] = Deferred()
+            pending.append(d)
+            return d
+
+        c = self.consumer(
+            "a",
+            listener=slow,
+            pull_threshold_size_for_queue_mib=1,
+            pull_batch_size=2,
+            consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
+        )
+        mq = MessageQueue("T", "broker-a", 0)
+        body = bytes(300 * 1024)
+        for _ in range(10):
+            self.successResultOf(self.producer.send_to_queue(Message("T", body), mq))
+        self.start(c)
+        pump(self.clock, 1)
+        pq = c.process_queues[mq]
+        # Java compares whole MiB: 1.76 MiB counts as 1 (pull on), 2.34 MiB as 2 (paused).
+        self.assertEqual(pq.msg_count, 8, "4 pulls of 600 KiB, then 2 whole MiB: paused")
+        self.assertEqual(pq.msg_size, 8 * len(body))
+        self.assertEqual(len(pending), 8)
+        for d in list(pending):
+            d.callback(ConsumeStatus.CONSUME_SUCCESS)
+        pump(self.clock, 1)
+        self.assertEqual(len(pending), 10, "the rest is pulled once the cache drained")
+        self.assertEqual(pq.msg_count, 2)
+
     def test_concurrency_limit(self) -> None:
         """No more than consume_concurrency listener calls are in progress at once."""
         pending: list[Deferred[ConsumeStatus]] = []

@@ -541,7 +541,7 @@ class PushConsumer:
         pq.last_pull = self.reactor.seconds()
         if (
             pq.msg_count > cfg.pull_threshold_for_queue
-            or pq.msg_size > cfg.pull_threshold_size_for_queue_mib * 1024 * 1024
+            or pq.msg_size >> 20 > cfg.pull_threshold_size_for_queue_mib  # whole MiB, as Java
         ):
             self._later(req, cfg.delay_on_flow_control)
             return
