@@ -261,3 +261,12 @@ class CheckTests(TransactionCase):
         self.broker.clock.advance(1)
         self.assertEqual(len(self.checks()), 1)
         self.assertEqual(self.broker.offsets.query("CID_RMQ_SYS_TRANS", HALF, 0), 1)
+
+    def test_pending_counts_each_unchecked_half_once(self) -> None:
+        """A pass that stops at a young half counts it (and those after it) once each."""
+        self.send_half(born_ms=self.now_ms())
+        self.broker.clock.advance(1)
+        self.assertEqual(self.tx.pending_count(), 1)
+        self.send_half(key="K2", born_ms=self.now_ms())
+        self.broker.clock.advance(1)
+        self.assertEqual(self.tx.pending_count(), 2)

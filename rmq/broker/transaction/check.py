@@ -176,8 +176,7 @@ class TransactionCheckService:
                 elif check_times(half) >= self.check_max:
                     await self._discard(half)
                 elif now_ms - half.born_timestamp < self._immunity_ms(half):
-                    pending += 1
-                    stop = True
+                    stop = True  # counted below with the rest from ``progress``
                     break
                 elif not await self._check_one(half):
                     stop = True  # retry this offset next pass, as Java does
