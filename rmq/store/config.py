@@ -26,6 +26,10 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+_KEY_SPELLING = {"destroy_mapped_file_interval_forcibly": "destroyMapedFileIntervalForcibly"}
+"""broker.conf keys RocketMQ's MessageStoreConfig spells unlike their field names."""
+
+
 @attrs.frozen
 class StoreConfig:
     """Settings of one message store (see REFERENCE.md §6 and §11)."""
@@ -117,7 +121,7 @@ class StoreConfig:
     @classmethod
     def camel_names(cls) -> dict[str, str]:
         """Map of broker.conf camelCase key -> field name."""
-        return {_camel(a.name): a.name for a in attrs.fields(cls)}
+        return {_KEY_SPELLING.get(a.name, _camel(a.name)): a.name for a in attrs.fields(cls)}
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> StoreConfig:

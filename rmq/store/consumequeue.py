@@ -214,7 +214,6 @@ class ConsumeQueue:
             count += 1
         if count:
             self.dirty.difference_update(self.queue.delete_first(count))
-        self.queue.retry_destroy()
         self.correct_min_offset(phys_min)
         return count
 

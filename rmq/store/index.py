@@ -26,7 +26,7 @@ from rmq.store.format import (
     index_file_size,
     index_key_hash,
 )
-from rmq.store.mappedfile import MappedFile
+from rmq.store.mappedfile import MappedFile, retry_close
 
 log = logging.getLogger(__name__)
 
@@ -295,9 +295,8 @@ class IndexService:
         """Delete files whose newest entry points below ``phys_min`` (never the last).
 
         Stops at a file in ``busy`` (being fsynced). Files still held by readers stay mapped
-        (already unlinked) and are closed by a later call once the readers let go.
+        (already unlinked) until :meth:`retry_destroy` finds them released.
         """
-        self.retry_destroy()
         count = 0
         while len(self.files) > 1 and self.files[0].end_phy_offset < phys_min:
             if self.files[0].mf in busy:
@@ -308,9 +307,9 @@ class IndexService:
             count += 1
         return count
 
-    def retry_destroy(self) -> None:
-        """Close deleted files whose readers have since let go."""
-        self.pending_destroy = [mf for mf in self.pending_destroy if not mf.close()]
+    def retry_destroy(self, now: float = 0.0, patience: float | None = None) -> None:
+        """Close deleted files whose readers have since let go (see :func:`retry_close`)."""
+        self.pending_destroy = retry_close(self.pending_destroy, now, patience)
 
     def close(self) -> None:
         """Unmap every file."""

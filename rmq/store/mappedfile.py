@@ -34,6 +34,7 @@ class MappedFile:
         "file_from_offset",
         "file_size",
         "flushed_position",
+        "held_since",
         "mm",
         "path",
         "wrote_position",
@@ -45,6 +46,7 @@ class MappedFile:
         self.file_size = file_size
         self.wrote_position = 0
         self.flushed_position = 0
+        self.held_since = 0.0  # when a deleted file was first found still held by readers
         self._closed = False
         exists = os.path.exists(path)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -131,6 +133,32 @@ class MappedFile:
         with _suppress_oserror():
             os.unlink(self.path)
         return self.close()
+
+
+def retry_close(
+    pending: list[MappedFile], now: float = 0.0, patience: float | None = None
+) -> list[MappedFile]:
+    """Close deleted files whose readers have let go; return those still held.
+
+    A file still held ``patience`` seconds after it was first found held (RocketMQ's
+    destroyMapedFileIntervalForcibly) is reported once: Python cannot unmap a mapping that
+    readers' slices still use, so unlike RocketMQ it is not forced.
+    """
+    held: list[MappedFile] = []
+    for mf in pending:
+        if mf.close():
+            continue
+        held.append(mf)
+        if patience is None:
+            continue
+        if not mf.held_since:
+            mf.held_since = now
+        elif now - mf.held_since >= patience:
+            log.warning(
+                "deleted file %s still mapped by readers after %.0f s", mf.path, now - mf.held_since
+            )
+            mf.held_since = float("inf")  # reported
+    return held
 
 
 class _suppress_oserror:
@@ -290,9 +318,9 @@ class MappedFileQueue:
         if not mf.destroy():
             self.pending_destroy.append(mf)
 
-    def retry_destroy(self) -> None:
-        """Close mappings whose readers have since let go."""
-        self.pending_destroy = [mf for mf in self.pending_destroy if not mf.close()]
+    def retry_destroy(self, now: float = 0.0, patience: float | None = None) -> None:
+        """Close mappings whose readers have since let go (see :func:`retry_close`)."""
+        self.pending_destroy = retry_close(self.pending_destroy, now, patience)
 
     def close(self) -> None:
         """Unmap every file (readers' slices keep theirs alive); spares are deleted."""

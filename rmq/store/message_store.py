@@ -1014,9 +1014,12 @@ class MessageStore:
                 deleted = len(gone)
                 log.info("deleted %d expired commit log files", deleted)
         phys_min = self.commitlog.min_offset
+        patience = cfg.destroy_mapped_file_interval_forcibly / 1000.0
         for cq in self.dispatcher.queues.values():
             cq.delete_expired(phys_min, busy)
+            cq.queue.retry_destroy(now, patience)
         if self.index is not None:
             self.index.delete_below(phys_min, busy)
-        self.commitlog.queue.retry_destroy()
+            self.index.retry_destroy(now, patience)
+        self.commitlog.queue.retry_destroy(now, patience)
         return deleted

@@ -129,3 +129,39 @@ class RetentionTests(StoreTestCase):
         held.release()
         store.delete_expired_files(force_hour=True)
         self.assertEqual(index.pending_destroy, [])
+
+    def test_held_consume_queue_file_retried(self) -> None:
+        """A ConsumeQueue file still held by a reader is closed by a later pass."""
+        store = self.open(fileReservedTime=1)
+        self.fill(store, 6)
+        cq = store.dispatcher.queues[("T", 0)]
+        held = memoryview(cq.queue.files[0].mm)
+        self.age(store, 5)
+        store.delete_expired_files(force_hour=True)
+        self.assertEqual(len(cq.queue.pending_destroy), 1)
+        held.release()
+        store.delete_expired_files(force_hour=True)
+        self.assertEqual(cq.queue.pending_destroy, [])
+
+    def test_long_held_file_reported(self) -> None:
+        """A deleted file held past destroyMapedFileIntervalForcibly is reported once."""
+        store = self.open(fileReservedTime=1, destroyMapedFileIntervalForcibly=120_000)
+        self.fill(store, 4)
+        view = store.get_message("g", "T", 0, 0, 1).buffers[0]
+        self.age(store, 2)
+        store.delete_expired_files(force_hour=True)
+        self.assertEqual(len(store.commitlog.queue.pending_destroy), 1)
+        with self.assertNoLogs("rmq.store.mappedfile", "WARNING"):
+            store.delete_expired_files(force_hour=True)  # first seen held
+            self.clock.advance(60)
+            store.delete_expired_files(force_hour=True)
+        with self.assertLogs("rmq.store.mappedfile", "WARNING") as logs:
+            self.clock.advance(60)  # the clean timer passes 120 s
+        self.assertEqual(len(logs.output), 1)
+        self.assertIn("still mapped", logs.output[0])
+        with self.assertNoLogs("rmq.store.mappedfile", "WARNING"):
+            self.clock.advance(60)
+        self.assertEqual(len(store.commitlog.queue.pending_destroy), 1)
+        del view
+        store.delete_expired_files(force_hour=True)
+        self.assertEqual(store.commitlog.queue.pending_destroy, [])
