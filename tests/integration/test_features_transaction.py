@@ -24,6 +24,8 @@ from tests.integration.cluster import start_cluster
 TOPIC = "TxTopic"
 GROUP = "TxProducerGroup"
 COMMIT, ROLLBACK = 8, 12
+HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC"
+SYS_TRANS_GROUP = "CID_RMQ_SYS_TRANS"
 
 
 class TransactionDaemonTests(TestCase):
@@ -85,6 +87,26 @@ class TransactionDaemonTests(TestCase):
             return []
         return sorted(m.body for m in decode_messages(resp.body or b""))
 
+    async def half_queue_resolved(self) -> bool:
+        """The check progress of CID_RMQ_SYS_TRANS reached the end of the half queue, which
+        holds the three halves and one check copy per check sent."""
+        queue = {"topic": HALF_TOPIC, "queueId": "0"}
+        query = dict(queue, consumerGroup=SYS_TRANS_GROUP)
+        done = await self.client.invoke(
+            self.broker.address,
+            RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, query),
+            5.0,
+        )
+        end = await self.client.invoke(
+            self.broker.address, RemotingCommand.request(RequestCode.GET_MAX_OFFSET, queue), 5.0
+        )
+        self.assertEqual(end.code, 0, end.remark)
+        if done.code != 0:  # no progress committed yet
+            return False
+        half_max = int(end.ext_fields["offset"])
+        self.assertLessEqual(int(done.ext_fields["offset"]), half_max)
+        return int(done.ext_fields["offset"]) == half_max >= 3 + len(self.checks)
+
     async def test_commit_rollback_and_check(self) -> None:
         """Committed (directly or after a check-back) messages are pulled; rolled back never."""
         await self.start()
@@ -109,6 +131,11 @@ class TransactionDaemonTests(TestCase):
         self.assertEqual(bodies, [b"check-me", b"commit-me"])
         self.assertGreaterEqual(len(self.checks), 1)
         self.assertTrue(all(c.ext_fields.get("msgId") == "check-me" for c in self.checks))
-        await task.deferLater(reactor, 2.5, lambda: None)
+        # Wait (bounded) until the check service has resolved every half message, check copies
+        # included: nothing is left for a later pass to ask about or commit again.
+        deadline = reactor.seconds() + 20.0
+        while not await self.half_queue_resolved():
+            self.assertLess(reactor.seconds(), deadline, "half queue never fully resolved")
+            await task.deferLater(reactor, 0.1, lambda: None)
         self.assertEqual(await self.pull(), [b"check-me", b"commit-me"])
         self.assertEqual({c.ext_fields["msgId"] for c in self.checks}, {"check-me"})
