@@ -218,6 +218,15 @@ class CppClientTests(TestCase):
         result = await run_cpp_driver(reactor, args, os.path.join(tmp, "cpp-missing"), timeout=60)
         self.assertFalse(result.ok)
         self.assertEqual(len(sends), 2)
+        # librocketmq turns the name server's TOPIC_NOT_EXIST (17) into "no route" silently; any
+        # other failing code would be logged by getTopicRouteInfoFromNameServer as "remark,code".
+        errors = [e["message"] for e in result.errors]
+        self.assertTrue(errors, result.events)
+        self.assertIn("No route info of this topic: NoSuchTopic", errors[0])
+        with open(result.of("started")[0]["log_file"], encoding="utf-8", errors="replace") as f:
+            cpp_log = f.read()
+        self.assertIn("updateTopicRouteInfoFromNameServer start:NoSuchTopic", cpp_log)
+        self.assertNotIn("[getTopicRouteInfoFromNameServer:", cpp_log)
         missing = await client.invoke(ns.address, route_request("NoSuchTopic"), TIMEOUT)
         self.assertEqual(missing.code, ResponseCode.TOPIC_NOT_EXIST)
 
