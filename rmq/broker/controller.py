@@ -228,6 +228,9 @@ class BrokerController:
             self.longpoll.start()
         self.consumers.start()
         self.producers.start()
+        probe = getattr(self, "lag_probe", None)  # send fast-failure, rmq.broker.flowcontrol
+        if probe is not None:
+            self._loops.append(probe.start())
         self._every(
             self.config.flush_consumer_offset_interval / 1000.0, self._persist_offsets, now=False
         )

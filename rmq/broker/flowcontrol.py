@@ -7,6 +7,19 @@ Here the "pool" is a bound on sends whose store put has not completed yet: beyon
 wait in a FIFO; when one leaves the queue after its deadline, or sits at the head past it, it is
 answered SYSTEM_BUSY at once. One timer (the head's deadline) replaces Java's 10 ms sweep.
 Given the broker's config, the gate reads both limits live, so UPDATE_BROKER_CONFIG applies them.
+
+Under ASYNC_FLUSH a send completes inside its handler call, so that FIFO never fills: the real
+queue is the reactor's backlog (bytes sitting in socket buffers while the reactor is busy).
+:class:`LagProbe` measures it: a 10 ms tick on the broker's clock records how late it ran.
+While the last tick was at least ``waitTimeMillsInSendQueue`` late, every send that reaches
+the gate was read after waiting about that long, so it is answered SYSTEM_BUSY
+``[TIMEOUT_CLEAN_QUEUE]`` at once (cheap, so the backlog drains fast and producers retry
+elsewhere instead of timing out). The first on-time tick ends it. ``brokerFastFailureEnable``
+(when the config has it) turns this off. The send path pays one attribute read per request.
+
+``[PC_SYNCHRONIZED]`` (commit-log put lock held over ``osPageCacheBusyTimeOutMills``) has no
+separate probe: puts run on the reactor thread, so no send can run while one is in progress; a
+slow put shows up here as reactor lag instead.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.task import LoopingCall
 
 from rmq.common.errors import SystemBusy
 from rmq.remoting.codes import RequestCode
@@ -27,7 +41,7 @@ if TYPE_CHECKING:
     from rmq.broker.controller import BrokerController
     from rmq.remoting.protocol import RemotingConnection
 
-__all__ = ["SEND_CODES", "RequestGate", "register"]
+__all__ = ["PROBE_INTERVAL", "SEND_CODES", "LagProbe", "RequestGate", "register"]
 
 SEND_CODES = (
     RequestCode.SEND_MESSAGE,
@@ -36,6 +50,49 @@ SEND_CODES = (
     RequestCode.CONSUMER_SEND_MSG_BACK,
 )
 DEFAULT_MAX_IN_FLIGHT = 1024
+PROBE_INTERVAL = 0.01
+"""Seconds between lag probe ticks (RocketMQ sweeps its send queue every 10 ms)."""
+
+
+class LagProbe:
+    """How late the reactor runs a periodic tick; ``lagging`` while that reaches the send wait.
+
+    ``lag_ms`` is the last tick's delay beyond ``interval``. ``lagging`` is recomputed on each
+    tick (reading ``waitTimeMillsInSendQueue`` live from ``config``) so readers pay nothing.
+    """
+
+    def __init__(self, clock: Any, config: BrokerConfig | None = None, wait_ms: int = 200) -> None:
+        self.clock = clock
+        self.interval = PROBE_INTERVAL
+        self._config = config
+        self._wait_ms = wait_ms
+        self.lag_ms = 0
+        self.lagging = False
+        self._last: float | None = None
+
+    def start(self) -> LoopingCall:
+        """Start ticking on the clock; the caller stops the returned loop."""
+        self._last = None
+        self.lag_ms = 0
+        self.lagging = False
+        loop = LoopingCall(self.tick)
+        loop.clock = self.clock
+        loop.start(self.interval, now=True)
+        return loop
+
+    def tick(self) -> None:
+        """Record how late this tick ran relative to the previous one plus the interval."""
+        now = self.clock.seconds()
+        last, self._last = self._last, now
+        lag = 0 if last is None else int((now - last - self.interval) * 1000)
+        self.lag_ms = max(lag, 0)
+        config = self._config
+        if config is None:
+            self.lagging = self.lag_ms >= self._wait_ms
+        elif getattr(config, "broker_fast_failure_enable", True):
+            self.lagging = self.lag_ms >= config.wait_time_mills_in_send_queue
+        else:
+            self.lagging = False
 
 
 class RequestGate:
@@ -53,8 +110,10 @@ class RequestGate:
         wait_ms: int,
         name: str = "send",
         config: BrokerConfig | None = None,
+        probe: LagProbe | None = None,
     ) -> None:
         self.clock = clock
+        self.probe = probe
         self.max_in_flight = max(1, max_in_flight)
         self._capacity = capacity
         self._wait_ms = wait_ms
@@ -98,6 +157,13 @@ class RequestGate:
         return gated
 
     def submit(self, handler: Handler, ctx: Any, request: RemotingCommand) -> Any:
+        probe = self.probe
+        if probe is not None and probe.lagging:
+            self.rejected += 1
+            raise SystemBusy(
+                f"[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in "
+                f"queue: {probe.lag_ms}ms, size of queue: {len(self._queue)}"
+            )
         if self.in_flight < self.max_in_flight and not self._queue:
             return self._run(handler, ctx, request)
         if len(self._queue) >= self.capacity:
@@ -170,14 +236,20 @@ class RequestGate:
 
 
 def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
-    """Put the send codes behind one gate (run after the send processors registered)."""
+    """Put the send codes behind one gate (run after the send processors registered).
+
+    The gate's lag probe is ``broker.lag_probe``; the controller starts it with its timers.
+    """
     config = broker.config
+    probe = LagProbe(broker.clock, config)
+    broker.lag_probe = probe  # type: ignore[attr-defined]
     gate = RequestGate(
         broker.clock,
         DEFAULT_MAX_IN_FLIGHT,
         config.send_thread_pool_queue_capacity,
         config.wait_time_mills_in_send_queue,
         config=config,
+        probe=probe,
     )
     broker.send_gate = gate  # type: ignore[attr-defined]
     for code in SEND_CODES:
