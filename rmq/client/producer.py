@@ -52,15 +52,45 @@ RETRY_CODES = frozenset(
 )
 
 
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+_MASK32, _MASK64 = (1 << 32) - 1, (1 << 64) - 1
+
+# Seeded in tests (``select_random`` draws from it).
+_rng = random.Random()
+
+
+def java_hash_code(arg: Any) -> int:
+    """``arg.hashCode()`` as Java computes it for the boxed value a Java producer would pass.
+
+    ``bool`` hashes like ``Boolean``; an ``int`` within int32 like ``Integer`` (the value
+    itself); a wider ``int`` like ``Long`` (``(int)(v ^ (v >>> 32))``, taken modulo 2**64 past
+    the long range); anything else like the ``String`` of ``str(arg)``.
+    """
+    if isinstance(arg, bool):
+        return 1231 if arg else 1237
+    if isinstance(arg, int):
+        if _INT32_MIN <= arg <= _INT32_MAX:
+            return arg
+        v = arg & _MASK64
+        x = (v ^ (v >> 32)) & _MASK32
+        return x - (1 << 32) if x & 0x80000000 else x
+    return m.tag_hash_code(str(arg))
+
+
 def select_by_hash(queues: Sequence[MessageQueue], msg: Message, arg: Any) -> MessageQueue:
-    """Ordered sends: the same ``arg`` (e.g. an order id) always maps to the same queue."""
-    key = arg if isinstance(arg, int) else m.tag_hash_code(str(arg))
-    return queues[abs(key) % len(queues)]
+    """Ordered sends: the same ``arg`` (e.g. an order id) always maps to the same queue.
+
+    Same queue as Java's ``SelectMessageQueueByHash`` (``abs(arg.hashCode() % size)``, see
+    ``java_hash_code``). The C++ client 0.4.4's default Python selector differs: it truncates
+    the argument to a C int and takes Python's floor modulo, so only non-negative int32 keys
+    land on the same queue as here.
+    """
+    return queues[abs(java_hash_code(arg)) % len(queues)]
 
 
 def select_random(queues: Sequence[MessageQueue], msg: Message, arg: Any) -> MessageQueue:
-    """Any queue, uniformly."""
-    return queues[random.randrange(len(queues))]
+    """Any queue, uniformly (Java ``SelectMessageQueueByRandom``)."""
+    return queues[_rng.randrange(len(queues))]
 
 
 @attrs.frozen
@@ -268,32 +298,53 @@ class Producer:
         timeout = self.config.send_timeout if timeout is None else timeout
         begin = self.reactor.seconds()
         body, sys_flag, props = self._prepare(msg, extra)
-        props_str = m.encode_properties(props)
-        msg_id = props[m.UNIQ_KEY]
         queues = await self.queues_of(msg.topic)
-        single = fixed is not None or selector is not None
-        times = 1 if single else 1 + self.config.retry_times_when_send_failed
+        if fixed is None and selector is not None:
+            fixed = selector(queues, msg, arg)
+        return await self._deliver(
+            queues,
+            fixed,
+            body,
+            (sys_flag, m.encode_properties(props), msg.flag, False),
+            props[m.UNIQ_KEY],
+            begin,
+            timeout,
+        )
+
+    async def _deliver(
+        self,
+        queues: Sequence[MessageQueue],
+        fixed: MessageQueue | None,
+        body: bytes,
+        header_args: tuple[int, str, int, bool],
+        msg_id: str,
+        begin: float,
+        timeout: float,
+    ) -> SendResult:
+        """Java sendDefaultImpl: one request per attempt, retried on another broker.
+
+        ``fixed`` (a given or selected queue) means a single attempt; otherwise the fault
+        strategy picks each queue, avoiding the broker that just failed. Every attempt's
+        latency feeds the fault strategy. Shared by single and batch sends.
+        """
+        topic = queues[0].topic if fixed is None else fixed.topic
+        times = 1 if fixed is not None else 1 + self.config.retry_times_when_send_failed
         last_broker: str | None = None
         last_error: Exception | None = None
         for _ in range(times):
             left = timeout - (self.reactor.seconds() - begin)
             if left <= 0:
                 break
-            if fixed is not None:
-                mq = fixed
-            elif selector is not None:
-                mq = selector(queues, msg, arg)
-            else:
-                mq = self.fault.select(queues, last_broker)
+            mq = fixed if fixed is not None else self.fault.select(queues, last_broker)
             last_broker = mq.broker_name
             addr = self.instance.master_addr(mq.broker_name)
             if addr is None:
-                await self.instance.update_route(msg.topic)
+                await self.instance.update_route(topic)
                 addr = self.instance.master_addr(mq.broker_name)
                 if addr is None:
                     last_error = MQClientError(f"The broker[{mq.broker_name}] not exist")
                     continue
-            header = self._header(mq, sys_flag, props_str, msg.flag)
+            header = self._header(mq, *header_args)
             start = self.reactor.seconds()
             try:
                 result = await self.instance.api.send_message(
@@ -359,6 +410,7 @@ class Producer:
         self, msgs: Sequence[Message], fixed: MessageQueue | None, timeout: float | None
     ) -> SendResult:
         timeout = self.config.send_timeout if timeout is None else timeout
+        begin = self.reactor.seconds()
         ids: list[str] = []
         items: list[m.BatchItem] = []
         for msg in msgs:
@@ -372,12 +424,15 @@ class Producer:
         wait = "true" if msgs[0].wait_store_msg_ok else "false"
         batch_props = m.encode_properties({m.WAIT: wait})
         queues = await self.queues_of(msgs[0].topic)
-        mq = fixed or self.fault.select(queues, None)
-        addr = self.instance.master_addr(mq.broker_name)
-        if addr is None:
-            raise MQClientError(f"The broker[{mq.broker_name}] not exist")
-        header = self._header(mq, 0, batch_props, 0, batch=True)
-        return await self.instance.api.send_message(addr, mq, header, body, ",".join(ids), timeout)
+        return await self._deliver(
+            queues,
+            fixed,
+            body,
+            (0, batch_props, 0, True),
+            ",".join(ids),
+            begin,
+            timeout,
+        )
 
     # --- helpers for consumers and transactions -------------------------------------------
 
