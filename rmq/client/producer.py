@@ -389,7 +389,10 @@ class Producer:
     def send_batch(
         self, msgs: Sequence[Message], mq: MessageQueue | None = None, timeout: float | None = None
     ) -> Deferred[SendResult]:
-        """SEND_BATCH_MESSAGE: same topic, no delay, never compressed; ids comma-joined."""
+        """SEND_BATCH_MESSAGE: same topic, no delay, never compressed; ids comma-joined.
+
+        Without ``mq`` a failed batch is retried whole on another broker, like a single send.
+        """
         try:
             if not msgs:
                 raise MQClientError("empty batch")
