@@ -23,8 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.admin.cli import run
 from rmq.broker.config import load_broker_config
-from rmq.store.config import StoreConfig
-from tests.integration.cluster import SMALL_FILE_ARGS, wait_registered
+from tests.integration.cluster import TEST_BROKER_ARGS, wait_registered
 from tests.integration.daemons import ROOT, Daemon, start_twistd
 
 CONFIGS = {name: os.path.join(ROOT, "etc", f"{name}.yaml") for name in ("broker-a", "broker-b")}
@@ -69,7 +68,7 @@ class TwoMastersLiveTest(unittest.TestCase):
         self.brokers: dict[str, str] = {}
         for name, path in sorted(CONFIGS.items()):
             args = ["--config", path, "--listen", "tcp:0:interface=127.0.0.1"]
-            args += ["-n", self.namesrv, "--store", os.path.join(base, name), *SMALL_FILE_ARGS]
+            args += ["-n", self.namesrv, "--store", os.path.join(base, name), *TEST_BROKER_ARGS]
             daemon = yield start_twistd("rmq-broker", args, os.path.join(base, f"run-{name}"))
             self.daemons.append(daemon)
             self.brokers[name] = daemon.address
@@ -159,7 +158,7 @@ class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
         self.daemons.append(ns)
         self.namesrv = ns.address
         broker_args = ["--config", os.path.join(ROOT, "etc", "broker.yaml"), *listen]
-        broker_args += ["-n", self.namesrv, "--store", self.store, *SMALL_FILE_ARGS]
+        broker_args += ["-n", self.namesrv, "--store", self.store, *TEST_BROKER_ARGS]
         with _home(self.home):
             started = start_twistd("rmq-broker", broker_args, os.path.join(self.base, "run-broker"))
         broker = yield started
@@ -214,9 +213,9 @@ class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
     def test_paths_follow_the_overrides(self) -> Any:
         """The store is under --store (one CommitLog file); '~' paths resolve under HOME."""
         yield self.send("SampleT", "hello")
-        small = StoreConfig.from_mapping(
-            dict(a.split("=", 1) for a in SMALL_FILE_ARGS if a != "--set")
-        )
+        small = load_broker_config(
+            None, dict(a.split("=", 1) for a in TEST_BROKER_ARGS if a != "--set")
+        )[1]
         self.assertEqual(os.listdir(os.path.join(self.store, "commitlog")), [f"{0:020d}"])
         # Preallocation is the whole cost: one CommitLog file, consume queues and an index
         # file at most, whatever was sent.

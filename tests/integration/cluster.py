@@ -19,15 +19,18 @@ from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from tests.integration.daemons import Daemon, start_twistd
 
-#: Small mapped files: tests write little, and every CommitLog file is allocated on disk.
-SMALL_FILES = (
+#: Broker keys every test broker gets. Small mapped files: tests write little, and every
+#: CommitLog file is allocated on disk. A long waitTimeMillsInSendQueue: a test machine running
+#: two trial workers, daemons and C++ clients on two cores can stall a broker past RocketMQ's
+#: 200 ms, and its fast failure would then answer sends SYSTEM_BUSY (tested on its own, on a Clock).
+TEST_BROKER_KEYS = (
     "mappedFileSizeCommitLog: 16777216\nmappedFileSizeConsumeQueue: 600000\n"
-    "maxHashSlotNum: 10000\nmaxIndexNum: 40000\n"
+    "maxHashSlotNum: 10000\nmaxIndexNum: 40000\nwaitTimeMillsInSendQueue: 10000\n"
 )
-SMALL_FILE_ARGS = [
-    arg for line in SMALL_FILES.splitlines() for arg in ("--set", line.replace(": ", "=", 1))
+TEST_BROKER_ARGS = [
+    arg for line in TEST_BROKER_KEYS.splitlines() for arg in ("--set", line.replace(": ", "=", 1))
 ]
-"""SMALL_FILES as ``rmq-broker --set KEY=VALUE`` options, for brokers started from etc/ files."""
+"""TEST_BROKER_KEYS as ``rmq-broker --set KEY=VALUE`` options (brokers started from etc/)."""
 
 
 @attrs.define
@@ -81,7 +84,7 @@ async def start_broker(
     config = write_file(
         os.path.join(base, "broker.yaml"),
         f"brokerName: {name}\nbrokerIP1: 127.0.0.1\nnamesrvAddr: {namesrv}\n"
-        f"storePathRootDir: {base}/store\n{SMALL_FILES}{extra}",
+        f"storePathRootDir: {base}/store\n{TEST_BROKER_KEYS}{extra}",
     )
     test.addCleanup(shutil.rmtree, os.path.join(base, "store"), True)
     daemon = await start_twistd(

@@ -26,7 +26,7 @@ from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from rmq.remoting.protocol import RemotingConnection
 from tests.integration.cluster import (
-    SMALL_FILES,
+    TEST_BROKER_KEYS,
     start_broker,
     start_cluster,
     start_namesrv,
@@ -390,7 +390,7 @@ class CorruptConfigTests(TestCase):
         config = write_file(
             os.path.join(base, "broker.yaml"),
             f"brokerName: broker\nbrokerIP1: 127.0.0.1\nnamesrvAddr: {ns.address}\n"
-            f"storePathRootDir: {base}/store\n{SMALL_FILES}",
+            f"storePathRootDir: {base}/store\n{TEST_BROKER_KEYS}",
         )
         daemon, _ = spawn_twistd(
             "rmq-broker", ["--config", config, "--listen", "tcp:0:interface=127.0.0.1"], base

@@ -17,7 +17,7 @@ from rmq.common.route import TopicRouteData
 from rmq.quickstart.tap import InOrderService, Options
 from rmq.remoting.client import RemotingClient
 from rmq.remoting.command import RemotingCommand
-from tests.integration.cluster import SMALL_FILES
+from tests.integration.cluster import TEST_BROKER_KEYS
 from tests.integration.daemons import Daemon, start_twistd
 
 
@@ -121,7 +121,8 @@ async def _start(test: TestCase) -> tuple[Daemon, int, int]:
     )
     br = _write(
         os.path.join(d, "broker.yaml"),
-        f"listenPort: {broker_port}\nbrokerName: qs-broker\nbrokerIP1: 127.0.0.1\n" + SMALL_FILES,
+        f"listenPort: {broker_port}\nbrokerName: qs-broker\nbrokerIP1: 127.0.0.1\n"
+        + TEST_BROKER_KEYS,
     )
     daemon = await start_twistd(
         "rmq", ["--namesrv-config", ns, "--broker-config", br, "--store", f"{d}/store"], d
