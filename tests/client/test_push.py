@@ -79,6 +79,17 @@ class PushHarness(SynchronousTestCase):
         c.remoting = remoting  # type: ignore[attr-defined]
         return c
 
+    def held_consumer(self, **cfg: Any) -> tuple[PushConsumer, list[Deferred[ConsumeStatus]]]:
+        """Consumer "a" whose listener holds each batch until the test fires its Deferred."""
+        pending: list[Deferred[ConsumeStatus]] = []
+
+        def slow(msgs: list[MessageExt], ctx: ConsumeContext) -> Deferred[ConsumeStatus]:
+            d: Deferred[ConsumeStatus] = Deferred()
+            pending.append(d)
+            return d
+
+        return self.consumer("a", listener=slow, **cfg), pending
+
     def start(self, c: PushConsumer) -> None:
         d = c.start()
         pump(self.clock, 0.1)
@@ -202,16 +213,7 @@ class PushTests(PushHarness):
 
     def test_flow_control_by_count(self) -> None:
         """Pulling a queue pauses while its cache holds more than pullThresholdForQueue."""
-        pending: list[Deferred[ConsumeStatus]] = []
-
-        def slow(msgs: list[MessageExt], ctx: ConsumeContext) -> Deferred[ConsumeStatus]:
-            d: Deferred[ConsumeStatus] = Deferred()
-            pending.append(d)
-            return d
-
-        c = self.consumer(
-            "a",
-            listener=slow,
+        c, pending = self.held_consumer(
             pull_threshold_for_queue=3,
             pull_batch_size=2,
             consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
@@ -229,16 +231,7 @@ class PushTests(PushHarness):
 
     def test_flow_control_by_size(self) -> None:
         """Pulling a queue pauses while its cached bodies exceed pullThresholdSizeForQueue."""
-        pending: list[Deferred[ConsumeStatus]] = []
-
-        def slow(msgs: list[MessageExt], ctx: ConsumeContext) -> Deferred[ConsumeStatus]:
-            d: Deferred[ConsumeStatus] = Deferred()
-            pending.append(d)
-            return d
-
-        c = self.consumer(
-            "a",
-            listener=slow,
+        c, pending = self.held_consumer(
             pull_threshold_size_for_queue_mib=1,
             pull_batch_size=2,
             consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
@@ -262,14 +255,7 @@ class PushTests(PushHarness):
 
     def test_concurrency_limit(self) -> None:
         """No more than consume_concurrency listener calls are in progress at once."""
-        pending: list[Deferred[ConsumeStatus]] = []
-
-        def slow(msgs: list[MessageExt], ctx: ConsumeContext) -> Deferred[ConsumeStatus]:
-            d: Deferred[ConsumeStatus] = Deferred()
-            pending.append(d)
-            return d
-
-        c = self.consumer("a", listener=slow, consume_concurrency=3)
+        c, pending = self.held_consumer(consume_concurrency=3)
         self.start(c)
         self.produce(10)
         pump(self.clock)
