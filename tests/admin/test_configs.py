@@ -43,9 +43,28 @@ class ConfigFilesTest(SynchronousTestCase):
         self.assertNotEqual(a_store.root_dir, b_store.root_dir)
 
 
-class TwoMastersLiveTest(unittest.TestCase):
-    timeout = 60
+class DaemonsCase(unittest.TestCase):
+    """Daemons in ``self.daemons`` (stopped in reverse order) and rmq-admin against
+    ``self.namesrv``."""
 
+    timeout = 60
+    daemons: list[Daemon]
+    namesrv: str
+
+    @defer.inlineCallbacks
+    def _stop(self) -> Any:
+        for d in reversed(self.daemons):
+            yield d.stop()
+
+    @defer.inlineCallbacks
+    def admin_json(self, *argv: str) -> Any:
+        out, err = io.StringIO(), io.StringIO()
+        status = yield run(reactor, [*argv, "-n", self.namesrv, "--json"], out, err, environ={})
+        self.assertEqual(status, 0, err.getvalue())
+        return json.loads(out.getvalue())
+
+
+class TwoMastersLiveTest(DaemonsCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         base = os.path.abspath(self.mktemp())
@@ -72,18 +91,6 @@ class TwoMastersLiveTest(unittest.TestCase):
             daemon = yield start_twistd("rmq-broker", args, os.path.join(base, f"run-{name}"))
             self.daemons.append(daemon)
             self.brokers[name] = daemon.address
-
-    @defer.inlineCallbacks
-    def _stop(self) -> Any:
-        for d in reversed(self.daemons):
-            yield d.stop()
-
-    @defer.inlineCallbacks
-    def admin_json(self, *argv: str) -> Any:
-        out, err = io.StringIO(), io.StringIO()
-        status = yield run(reactor, [*argv, "-n", self.namesrv, "--json"], out, err, environ={})
-        self.assertEqual(status, 0, err.getvalue())
-        return json.loads(out.getvalue())
 
     @defer.inlineCallbacks
     def test_both_register_and_share_a_topic(self) -> Any:
@@ -135,10 +142,8 @@ def _allocated(root: str) -> int:
     return total
 
 
-class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
+class SampleNamesrvAndBrokerLiveTest(DaemonsCase):
     """etc/namesrv.yaml and etc/broker.yaml, started as the README shows them."""
-
-    timeout = 60
 
     @defer.inlineCallbacks
     def setUp(self) -> Any:
@@ -165,18 +170,6 @@ class SampleNamesrvAndBrokerLiveTest(unittest.TestCase):
         self.daemons.append(broker)
         self.broker = broker.address
         yield defer.ensureDeferred(wait_registered(self.namesrv, self.broker))
-
-    @defer.inlineCallbacks
-    def _stop(self) -> Any:
-        for d in reversed(self.daemons):
-            yield d.stop()
-
-    @defer.inlineCallbacks
-    def admin_json(self, *argv: str) -> Any:
-        out, err = io.StringIO(), io.StringIO()
-        status = yield run(reactor, [*argv, "-n", self.namesrv, "--json"], out, err, environ={})
-        self.assertEqual(status, 0, err.getvalue())
-        return json.loads(out.getvalue())
 
     @defer.inlineCallbacks
     def send(self, topic: str, body: str) -> Any:
