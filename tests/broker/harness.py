@@ -45,11 +45,9 @@ class FakeConnection:
         self.connected = False
 
 
-def make_broker(testcase: Any, **overrides: Any) -> BrokerController:
-    """A built broker (store started, processors registered) on a fresh Clock."""
-    root = tempfile.mkdtemp(prefix="rmq-broker-test-")
-    testcase.addCleanup(shutil.rmtree, root, True)
-    store = StoreConfig.from_mapping(
+def small_store_config(root: str) -> StoreConfig:
+    """A store under ``root`` with tiny, not preallocated files (tests write little)."""
+    return StoreConfig.from_mapping(
         {
             "storePathRootDir": root,
             "mappedFileSizeCommitLog": 1024 * 1024,
@@ -59,6 +57,13 @@ def make_broker(testcase: Any, **overrides: Any) -> BrokerController:
             "preallocateMappedFiles": False,
         }
     )
+
+
+def make_broker(testcase: Any, **overrides: Any) -> BrokerController:
+    """A built broker (store started, processors registered) on a fresh Clock."""
+    root = tempfile.mkdtemp(prefix="rmq-broker-test-")
+    testcase.addCleanup(shutil.rmtree, root, True)
+    store = small_store_config(root)
     values: dict[str, Any] = {"brokerName": "broker-a", "brokerIP1": "127.0.0.1"}
     values.update(overrides)
     config = BrokerConfig.from_mapping(values)

@@ -16,8 +16,13 @@ from rmq.common import fastjson
 from rmq.common.message import decode_messages
 from rmq.remoting.codes import ResponseCode
 from rmq.remoting.command import RemotingCommand
-from rmq.store.config import StoreConfig
-from tests.broker.harness import FakeConnection, call, make_broker, vector_command
+from tests.broker.harness import (
+    FakeConnection,
+    call,
+    make_broker,
+    small_store_config,
+    vector_command,
+)
 
 SEND = "cpp-send_message-request.bin"  # CapTopic queue 0
 PUSH_PULL = "cpp-pull_message-push-request.bin"  # CapPushGroup, CapTopic q0 offset 0, suspend
@@ -96,16 +101,7 @@ class OffsetFlushTimerTests(SynchronousTestCase):
     def setUp(self) -> None:
         root = tempfile.mkdtemp(prefix="rmq-offset-timer-")
         self.addCleanup(shutil.rmtree, root, True)
-        store = StoreConfig.from_mapping(
-            {
-                "storePathRootDir": root,
-                "mappedFileSizeCommitLog": 1024 * 1024,
-                "mappedFileSizeConsumeQueue": 20 * 1000,
-                "maxHashSlotNum": 1000,
-                "maxIndexNum": 4000,
-                "preallocateMappedFiles": False,
-            }
-        )
+        store = small_store_config(root)
         config = BrokerConfig.from_mapping({"brokerName": "broker-a", "brokerIP1": "127.0.0.1"})
         self.clock = MemoryReactorClock()
         self.broker = BrokerController(config, store, self.clock, runner=synchronous_runner)
