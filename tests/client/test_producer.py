@@ -17,7 +17,9 @@ from tests.client.fakes import FakeCluster
 from tests.client.helpers import make_instance, pump
 
 
-class ProducerTests(SynchronousTestCase):
+class ProducerCase(SynchronousTestCase):
+    """A started producer on a Clock over a fake cluster of two brokers, topic T, 4 queues."""
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_700_000_000)
@@ -27,6 +29,8 @@ class ProducerTests(SynchronousTestCase):
         self.producer = Producer(self.clock, ProducerConfig("PG"), self.inst)
         self.successResultOf(self.producer.start())
 
+
+class ProducerTests(ProducerCase):
     def send(self, msg: Message, **kw: object) -> SendResult:
         d = self.producer.send(msg, **kw)  # type: ignore[arg-type]
         pump(self.clock)

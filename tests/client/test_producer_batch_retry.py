@@ -5,28 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.client.model import Message, MessageQueue, SendResult
-from rmq.client.producer import Producer, ProducerConfig
 from rmq.common import message as m
 from rmq.common.errors import RemoteError
 from rmq.remoting.codes import RequestCode, ResponseCode
 from rmq.remoting.command import RemotingCommand
-from tests.client.fakes import FakeCluster, FakeRemoting
-from tests.client.helpers import make_instance, pump
+from tests.client.fakes import FakeRemoting
+from tests.client.helpers import pump
+from tests.client.test_producer import ProducerCase
 
 
-class BatchRetryTests(SynchronousTestCase):
+class BatchRetryTests(ProducerCase):
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(1_700_000_000)
-        self.cluster = FakeCluster(self.clock, brokers=2, queues=4)
-        self.cluster.ensure_topic("T")
-        self.inst, self.remoting = make_instance(self.clock, self.cluster)
-        self.producer = Producer(self.clock, ProducerConfig("PG"), self.inst)
-        self.successResultOf(self.producer.start())
+        super().setUp()
         self.batch_addrs: list[str] = []
 
     def batch(self, n: int = 3) -> list[Message]:
