@@ -77,32 +77,31 @@ class _Child(Service):
 
 
 class InOrderServiceTests(SynchronousTestCase):
-    def test_stops_last_first_one_at_a_time(self) -> None:
-        """The last child stops first; the next starts stopping only once it has finished."""
+    def stop_two(self) -> tuple[list[str], _Child, _Child, defer.Deferred[None]]:
+        """Start namesrv then broker children under an InOrderService, and stop it."""
         log: list[str] = []
         top = InOrderService()  # type: ignore[no-untyped-call]
         first, second = _Child("namesrv", log), _Child("broker", log)
         first.setServiceParent(top)
         second.setServiceParent(top)
         top.startService()
-        stopped = top.stopService()
+        self.top = top
+        return log, first, second, top.stopService()
+
+    def test_stops_last_first_one_at_a_time(self) -> None:
+        """The last child stops first; the next starts stopping only once it has finished."""
+        log, first, second, stopped = self.stop_two()
         self.assertEqual(log, ["broker"])
         second.done.callback(None)
         self.assertEqual(log, ["broker", "namesrv"])
         self.assertNoResult(stopped)
         first.done.callback(None)
         self.successResultOf(stopped)
-        self.assertFalse(top.running)
+        self.assertFalse(self.top.running)
 
     def test_a_failed_stop_does_not_block_the_next(self) -> None:
         """A child whose stop fails is logged and the remaining children still stop."""
-        log: list[str] = []
-        top = InOrderService()  # type: ignore[no-untyped-call]
-        first, second = _Child("namesrv", log), _Child("broker", log)
-        first.setServiceParent(top)
-        second.setServiceParent(top)
-        top.startService()
-        stopped = top.stopService()
+        log, first, second, stopped = self.stop_two()
         second.done.errback(RuntimeError("boom"))
         first.done.callback(None)
         self.successResultOf(stopped)
