@@ -90,6 +90,8 @@ class BrokerConfig:
     max_delay_time: int = 40
     wait_time_mills_in_send_queue: int = 200
     """A send that waited longer than this in the send queue is answered SYSTEM_BUSY."""
+    broker_fast_failure_enable: bool = True
+    """Answer sends SYSTEM_BUSY at once while the reactor lags past the send-queue wait."""
     send_thread_pool_queue_capacity: int = 10_000
     """Sends that may wait in the send queue; beyond it they are refused at once."""
     message_delay_level: str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"

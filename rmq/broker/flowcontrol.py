@@ -89,7 +89,7 @@ class LagProbe:
         config = self._config
         if config is None:
             self.lagging = self.lag_ms >= self._wait_ms
-        elif getattr(config, "broker_fast_failure_enable", True):
+        elif config.broker_fast_failure_enable:
             self.lagging = self.lag_ms >= config.wait_time_mills_in_send_queue
         else:
             self.lagging = False

@@ -95,6 +95,12 @@ class SendSheddingTests(SynchronousTestCase):
         self.clock.advance(1.1)
         self.assertEqual(self.send().code, 2)
 
+    def test_fast_failure_can_be_turned_off(self) -> None:
+        """brokerFastFailureEnable=false: a send after a stall is stored, not shed."""
+        self.broker.config.update({"brokerFastFailureEnable": "false"})
+        self.clock.advance(0.3)
+        self.assertEqual(self.send().code, 0)
+
 
 class ControllerWiringTests(SynchronousTestCase):
     def test_controller_timers_start_the_probe(self) -> None:
