@@ -26,6 +26,7 @@ from rmq.store.config import StoreConfig
 
 if TYPE_CHECKING:
     from rmq.broker.clients import ConsumerManager, ProducerManager
+    from rmq.broker.flowcontrol import LagProbe, RequestGate
     from rmq.broker.locks import RebalanceLockManager
     from rmq.broker.longpoll import PullHoldService
     from rmq.broker.offsets import ConsumerOffsetManager
@@ -92,6 +93,10 @@ class BrokerController:
         self.transactions: TransactionService | None = None
         """Transactional-message service (issue 5): half messages, END_TRANSACTION, check-back."""
         self.registration: BrokerRegistration | None = None
+        self.send_gate: RequestGate | None = None
+        """The send codes' flow-control gate (rmq.broker.flowcontrol registers it)."""
+        self.lag_probe: LagProbe | None = None
+        """Reactor-lag probe behind send fast failure; started with the other timers."""
         self.namesrv_client = RemotingClient(clock)
         self.server_factory = RemotingServerFactory(
             self.dispatcher, clock, idle_timeout=config.server_channel_max_idle_time_seconds
@@ -228,9 +233,8 @@ class BrokerController:
             self.longpoll.start()
         self.consumers.start()
         self.producers.start()
-        probe = getattr(self, "lag_probe", None)  # send fast-failure, rmq.broker.flowcontrol
-        if probe is not None:
-            self._loops.append(probe.start())
+        if self.lag_probe is not None:
+            self._loops.append(self.lag_probe.start())
         self._every(
             self.config.flush_consumer_offset_interval / 1000.0, self._persist_offsets, now=False
         )
@@ -306,6 +310,12 @@ class BrokerController:
             "bootTimestamp": str(int(self.start_time * 1000)),
             "runtime": _runtime(self.clock.seconds() - self.start_time),
         }
+        gate, probe = self.send_gate, self.lag_probe
+        if gate is not None:
+            # The reactor's backlog is this broker's send queue: report its lag as the head wait.
+            lag = probe.lag_ms if probe is not None else 0
+            info["sendThreadPoolQueueSize"] = str(gate.queue_size)
+            info["sendThreadPoolQueueHeadWaitTimeMills"] = str(max(gate.head_wait_ms(), lag))
         store_info = getattr(self.store, "runtime_info", None)
         if store_info is not None:
             info.update({k: str(v) for k, v in store_info().items()})

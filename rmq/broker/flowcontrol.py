@@ -242,7 +242,7 @@ def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
     """
     config = broker.config
     probe = LagProbe(broker.clock, config)
-    broker.lag_probe = probe  # type: ignore[attr-defined]
+    broker.lag_probe = probe
     gate = RequestGate(
         broker.clock,
         DEFAULT_MAX_IN_FLIGHT,
@@ -251,7 +251,7 @@ def register(dispatcher: Dispatcher, broker: BrokerController) -> None:
         config=config,
         probe=probe,
     )
-    broker.send_gate = gate  # type: ignore[attr-defined]
+    broker.send_gate = gate
     for code in SEND_CODES:
         handler = dispatcher.handler_for(int(code))
         if handler is not None:

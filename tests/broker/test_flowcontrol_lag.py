@@ -7,6 +7,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.controller import BrokerController
 from rmq.broker.flowcontrol import LagProbe
+from rmq.common import fastjson
+from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
 from tests.broker.harness import FakeConnection, call, make_broker, vector_command
 
@@ -94,6 +96,14 @@ class SendSheddingTests(SynchronousTestCase):
         self.assertEqual(self.send().code, 0)
         self.clock.advance(1.1)
         self.assertEqual(self.send().code, 2)
+
+    def test_runtime_info_reports_the_lag(self) -> None:
+        """GET_BROKER_RUNTIME_INFO's send-queue head wait shows the reactor's lag."""
+        self.clock.advance(0.3)
+        cmd = RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO)
+        table = fastjson.loads(call(self.broker, self.conn, cmd).body or b"")["table"]
+        self.assertEqual(table["sendThreadPoolQueueHeadWaitTimeMills"], "290")
+        self.assertEqual(table["sendThreadPoolQueueSize"], "0")
 
     def test_fast_failure_can_be_turned_off(self) -> None:
         """brokerFastFailureEnable=false: a send after a stall is stored, not shed."""
