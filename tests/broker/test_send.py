@@ -66,6 +66,17 @@ class SendTests(SynchronousTestCase):
         offsets = [decode_offset_msg_id(i)[2] for i in ids]
         self.assertLess(offsets[0], offsets[1])
 
+    def test_batch_to_retry_topic_refused(self) -> None:
+        """A batch to %RETRY% is MESSAGE_ILLEGAL, even past maxReconsumeTimes (never to the DLQ)."""
+        for reconsume in ("0", "99"):
+            req = vector_command("cpp-send_message-batch-request.bin")
+            req.ext_fields["topic"] = "%RETRY%G"
+            req.ext_fields["reconsumeTimes"] = reconsume
+            resp = call(self.broker, self.conn, req)
+            self.assertEqual(resp.code, 13, reconsume)
+            self.assertEqual(resp.remark, "batch request does not support retry group %RETRY%G")
+        self.assertIsNone(self.broker.topics.get("%DLQ%G"))
+
     def test_topic_auto_created_from_tbw102(self) -> None:
         """An unknown topic is created with min(client queues, template) queues."""
         call(self.broker, self.conn, vector_command("cpp-send_message-request.bin"))

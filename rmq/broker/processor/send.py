@@ -179,7 +179,7 @@ class SendProcessor:
             raise MessageIllegal(f"the message body size {len(body)} over max value {max_size}")
         properties = h.properties or ""
         reconsume = h.reconsumeTimes or 0
-        if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+        if topic.startswith(RETRY_GROUP_TOPIC_PREFIX) and not h.batch:  # batches are refused below
             topic, queue_id, properties = self._maybe_dlq(h, topic, queue_id, properties, reconsume)
         born_host = self._born_host(ctx)
         if h.batch:
