@@ -38,8 +38,8 @@ __all__ = ["BrokerRegistration"]
 
 _log = Logger()
 
-SEND_ANNOUNCE_WAIT = 1.0
-"""Longest a send that created its topic waits for the name servers before it is answered."""
+ANNOUNCE_WAIT = 1.0
+"""Longest a send that created its topic, or a topic update, waits for the name servers."""
 
 
 class BrokerRegistration:
@@ -220,10 +220,11 @@ class BrokerRegistration:
         """Fires once the latest topic change reached every name server (answered or failed),
         or after ``max_wait`` seconds, whichever comes first. Never fails.
 
-        The send processor answers a send that created its topic only after this (waiting at
-        most :data:`SEND_ANNOUNCE_WAIT`, so a silent name server cannot stall a producer past its
-        timeout), and UPDATE_AND_CREATE_TOPIC answers after it too (as RocketMQ's topic update
-        does), so a client told "ok" finds the topic's route at once.
+        A send that created its topic and UPDATE_AND_CREATE_TOPIC are answered after this
+        (waiting at most :data:`ANNOUNCE_WAIT`, well inside clients' 3-5 s timeouts, so a
+        silent name server cannot make them fail), so a client told "ok" normally finds the
+        topic's route at once. RocketMQ answers first and registers after, which leaves the
+        race that once failed this project's README flow in CI.
         """
         pending = self._announcing
         if pending is None:

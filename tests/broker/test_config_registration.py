@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from rmq.broker.config import BrokerConfig, load_broker_config
-from rmq.broker.registration import SEND_ANNOUNCE_WAIT, BrokerRegistration
+from rmq.broker.registration import ANNOUNCE_WAIT, BrokerRegistration
 from rmq.common import fastjson
 from rmq.common.errors import ConfigError, RemotingConnectError
 from rmq.remoting.codes import RequestCode
@@ -204,14 +204,24 @@ class AnnouncedTests(SynchronousTestCase):
         self.assertEqual([r.code for r in self.conn.responses], [0])
 
     def test_silent_name_server_delays_send_at_most_a_second(self) -> None:
-        """A name server that never answers holds the creating send only SEND_ANNOUNCE_WAIT."""
+        """A name server that never answers holds the creating send only ANNOUNCE_WAIT."""
         self.send("Fresh")
-        self.broker.clock.advance(SEND_ANNOUNCE_WAIT - 0.01)
+        self.broker.clock.advance(ANNOUNCE_WAIT - 0.01)
         self.assertEqual(self.conn.responses, [])
         self.broker.clock.advance(0.01)
         self.assertEqual([r.code for r in self.conn.responses], [0])
         self.fake.release()  # the late answers change nothing
         self.assertEqual(len(self.conn.responses), 1)
+
+    def test_silent_name_server_delays_update_topic_at_most_a_second(self) -> None:
+        """UPDATE_AND_CREATE_TOPIC is answered after ANNOUNCE_WAIT even if nobody answers, well
+        inside rmq-admin's 5 s timeout."""
+        cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, TOPIC_EXT)
+        self.broker.dispatcher.dispatch(self.conn, cmd)  # type: ignore[arg-type]
+        self.broker.clock.advance(ANNOUNCE_WAIT - 0.01)
+        self.assertEqual(self.conn.responses, [])
+        self.broker.clock.advance(0.01)
+        self.assertEqual([r.code for r in self.conn.responses], [0])
 
     def test_update_topic_waits_for_name_servers(self) -> None:
         """UPDATE_AND_CREATE_TOPIC answers after the name servers took the topic."""

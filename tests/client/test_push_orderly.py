@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.defer import Deferred
+from twisted.logger import globalLogPublisher
 
 from rmq.client.consumer.push import ConsumeContext
 from rmq.client.model import ConsumeOrderlyStatus, Message, MessageQueue
@@ -149,3 +152,37 @@ class OrderlyReleaseTests(PushHarness):
         pump(self.clock)
         self.assertNotIn(LOCK_KEY, broker.locks)
         self.assertEqual(broker.offsets.get(("CG", "T", 1), 0), 0)
+
+    def test_shutdown_during_release_logs_no_failure(self) -> None:
+        """Shutdown while a released queue saves its offset: no spurious failure; unlocked."""
+        pending, _ = self.slow_consumer()
+        broker = self.cluster.brokers["broker-a"]
+        self.c.unsubscribe("T")
+        pump(self.clock)
+        remoting = self.c.instance.api.remoting
+        real = remoting.invoke
+        held: list[Deferred[Any]] = []
+
+        def hold_offset_updates(addr: str, cmd: Any, timeout: float) -> Any:
+            if cmd.code != RequestCode.UPDATE_CONSUMER_OFFSET:
+                return real(addr, cmd, timeout)
+            d: Deferred[Any] = Deferred()
+            held.append(d)
+            return d.addCallback(lambda _: real(addr, cmd, timeout))
+
+        remoting.invoke = hold_offset_updates  # type: ignore[method-assign]
+        events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        pending[0].callback(ConsumeOrderlyStatus.SUCCESS)  # the release now waits on its save
+        pump(self.clock)
+        self.assertEqual(len(held), 1)
+        stopped = self.c.shutdown()
+        for _ in range(3):  # shutdown's own saves, then the release's
+            for d in [d for d in held if not d.called][::-1]:
+                d.callback(None)
+            pump(self.clock)
+        self.successResultOf(stopped)
+        failures = [e for e in events if "failed" in str(e.get("log_format", ""))]
+        self.assertEqual(failures, [])
+        self.assertNotIn(LOCK_KEY, broker.locks)

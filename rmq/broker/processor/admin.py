@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from rmq.broker.config import broker_properties_path, read_persisted_properties
 from rmq.broker.persist import JsonFilePersister
+from rmq.broker.registration import ANNOUNCE_WAIT
 from rmq.broker.subgroups import SubscriptionGroupConfig
 from rmq.broker.topics import SCHEDULE_TOPIC, TRANS_OP_HALF_TOPIC, TopicConfig, validate_topic
 from rmq.common import fastjson
@@ -200,7 +201,7 @@ class AdminProcessor:
         self, ctx: RemotingConnection, request: RemotingCommand
     ) -> RemotingCommand | Deferred[RemotingCommand | None]:
         """UPDATE_AND_CREATE_TOPIC (17): validate the name, refuse system topics, store it,
-        and answer once the name servers have it."""
+        and answer once the name servers have it (at most ANNOUNCE_WAIT later)."""
         if self._is_slave():
             return _error(request, SLAVE_REMARK)
         h = CreateTopicRequestHeader.from_ext(request.ext_fields)
@@ -222,8 +223,9 @@ class AdminProcessor:
         registration = self.broker.registration
         if registration is None:
             return _ok(request)
-        # RocketMQ answers a topic update after registering it with the name servers.
-        return registration.announced().addCallback(lambda _: _ok(request))
+        # Answered once the name servers have the topic (at most ANNOUNCE_WAIT): RocketMQ
+        # answers first, and a route lookup right after its answer can miss the topic.
+        return registration.announced(ANNOUNCE_WAIT).addCallback(lambda _: _ok(request))
 
     def delete_topic(self, ctx: RemotingConnection, request: RemotingCommand) -> RemotingCommand:
         """DELETE_TOPIC_IN_BROKER (215): system topics are protected."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
-from rmq.broker.registration import SEND_ANNOUNCE_WAIT
+from rmq.broker.registration import ANNOUNCE_WAIT
 from rmq.broker.topics import (
     DLQ_GROUP_TOPIC_PREFIX,
     NOT_ALLOWED_SEND_TOPICS,
@@ -155,7 +155,7 @@ class SendProcessor:
         registration = self.broker.registration
         if registration is None:
             return result
-        d = registration.announced(SEND_ANNOUNCE_WAIT)
+        d = registration.announced(ANNOUNCE_WAIT)
         d.addCallback(lambda _: result)
         return d
 

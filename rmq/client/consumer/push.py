@@ -424,7 +424,8 @@ class PushConsumer:
         if done:
             self.offsets.update(mq, pq.commit())
         await self._forget_offset(mq)
-        del self._releasing[mq]
+        if self._releasing.pop(mq, None) is None:
+            return  # shutdown took it meanwhile and unlocks it itself
         await self._unlock([mq])
         if self._running:
             self.do_rebalance().addErrback(_warn("rebalance"))
