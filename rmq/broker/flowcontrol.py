@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from rmq.common.errors import SystemBusy
 from rmq.remoting.codes import RequestCode
@@ -52,6 +54,8 @@ SEND_CODES = (
 DEFAULT_MAX_IN_FLIGHT = 1024
 PROBE_INTERVAL = 0.01
 """Seconds between lag probe ticks (RocketMQ sweeps its send queue every 10 ms)."""
+
+_log = Logger()
 
 
 class LagProbe:
@@ -77,8 +81,13 @@ class LagProbe:
         self.lagging = False
         loop = LoopingCall(self.tick)
         loop.clock = self.clock
-        loop.start(self.interval, now=True)
+        loop.start(self.interval, now=True).addErrback(self._died)
         return loop
+
+    def _died(self, failure: Failure) -> None:
+        """A probe that stopped must not leave sends refused."""
+        self.lagging = False
+        _log.failure("reactor-lag probe stopped", failure)
 
     def tick(self) -> None:
         """Record how late this tick ran relative to the previous one plus the interval."""
@@ -207,8 +216,16 @@ class RequestGate:
             )
         )
 
+    @property
+    def _shedding(self) -> bool:
+        """False with brokerFastFailureEnable off: queued sends then wait, as in RocketMQ."""
+        config = self._config
+        return config is None or config.broker_fast_failure_enable
+
     def _expire(self) -> None:
         """Answer SYSTEM_BUSY to every queued request past its deadline (the head first)."""
+        if not self._shedding:
+            return
         now = self.clock.seconds()
         while self._queue and now - self._queue[0][0] >= self.wait:
             enqueued, _, _, _, d = self._queue.popleft()
@@ -225,7 +242,7 @@ class RequestGate:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
-        if self._queue:
+        if self._queue and self._shedding:
             delay = self._queue[0][0] + self.wait - self.clock.seconds()
             self._timer = self.clock.callLater(max(delay, 0.0), self._on_timer)
 

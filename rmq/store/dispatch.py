@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
 from rmq.store.consumequeue import ConsumeQueue
-from rmq.store.format import DispatchRequest, dispatched
+from rmq.store.format import CQ_UNIT_SIZE, DispatchRequest, dispatched
 from rmq.store.index import IndexService
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,20 @@ class Dispatcher:
     ) -> None:
         """Create the ConsumeQueue and index files a put of ``units`` queue units and ``keys``
         index entries will need, before its record is written (DiskFullError/StoreError)."""
+        # Inline checks first: a put almost always fits the last files (hot path).
         if units:
-            self.find_or_create(topic, queue_id).ensure_room(queue_offset, units)
-        if keys and self.index is not None:
-            self.index.ensure_room(keys)
+            cq = self.queues.get((topic, queue_id)) or self.find_or_create(topic, queue_id)
+            files = cq.queue.files
+            if (
+                not files
+                or (queue_offset + units) * CQ_UNIT_SIZE > files[-1].file_from_offset + cq.file_size
+            ):
+                cq.ensure_room(queue_offset, units)
+        index = self.index
+        if keys and index is not None:
+            last = index.files[-1] if index.files else None
+            if last is None or last.max_entries - last.index_count < keys:
+                index.ensure_room(keys)
 
     def dispatch_appended(
         self, topic: str, queue_id: int, store_ts: int, entries: list[AppendedEntry]

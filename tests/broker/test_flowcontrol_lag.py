@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from rmq.broker.config import BrokerConfig
 from rmq.broker.controller import BrokerController
-from rmq.broker.flowcontrol import LagProbe
+from rmq.broker.flowcontrol import LagProbe, RequestGate
 from rmq.common import fastjson
 from rmq.remoting.codes import RequestCode
 from rmq.remoting.command import RemotingCommand
@@ -39,6 +41,34 @@ class LagProbeTests(SynchronousTestCase):
         """A tick 190 ms late is below the 200 ms wait and does not flag the broker."""
         self.clock.advance(0.2)
         self.assertEqual((self.probe.lag_ms, self.probe.lagging), (190, False))
+
+    def test_a_dying_probe_leaves_sends_accepted(self) -> None:
+        """If a tick raises, the loop ends with lagging cleared and the failure logged."""
+        self.clock.advance(0.3)
+        self.assertTrue(self.probe.lagging)
+
+        class BrokenClock:
+            def seconds(self) -> float:
+                raise RuntimeError("boom")
+
+        self.probe.clock = BrokenClock()  # the loop keeps the real clock; tick() now raises
+        self.clock.advance(self.probe.interval)
+        self.assertFalse(self.loop.running)
+        self.assertFalse(self.probe.lagging)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_gate_queue_not_shed_with_fast_failure_off(self) -> None:
+        """brokerFastFailureEnable=false: a send queued behind a busy one waits, never shed."""
+        config = BrokerConfig()
+        config.update({"brokerFastFailureEnable": "false"})
+        gate = RequestGate(self.clock, 1, 10, 200, config=config, probe=self.probe)
+        slow: Deferred[str] = Deferred()
+        gate.submit(lambda c, r: slow, None, None)  # type: ignore[arg-type]
+        queued = gate.submit(lambda c, r: "ok", None, None)  # type: ignore[arg-type]
+        self.clock.advance(0.3)
+        self.assertNoResult(queued)
+        slow.callback("done")
+        self.assertEqual(self.successResultOf(queued), "ok")
 
     def test_restart_forgets_the_previous_tick(self) -> None:
         """After a stop and a long pause, a restarted probe does not count the pause as lag."""
