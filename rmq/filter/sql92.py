@@ -288,34 +288,30 @@ def _not_fn(inner: _Fn) -> _Fn:
     return not_
 
 
-def _and_fn(left: _Fn, right: _Fn) -> _Fn:
-    def and_(p: Props) -> Value:
+def _junction(left: _Fn, right: _Fn, decisive: bool) -> _Fn:
+    """Three-valued AND (``decisive`` False) or OR (True): the decisive value wins, else
+    unknown (None) if either side is unknown."""
+
+    def junction(p: Props) -> Value:
         lv = left(p)
-        if lv is False:
-            return False
+        if lv is decisive:
+            return decisive
         rv = right(p)
-        if rv is False:
-            return False
+        if rv is decisive:
+            return decisive
         if lv is None or rv is None:
             return None
-        return True
+        return not decisive
 
-    return and_
+    return junction
+
+
+def _and_fn(left: _Fn, right: _Fn) -> _Fn:
+    return _junction(left, right, False)
 
 
 def _or_fn(left: _Fn, right: _Fn) -> _Fn:
-    def or_(p: Props) -> Value:
-        lv = left(p)
-        if lv is True:
-            return True
-        rv = right(p)
-        if rv is True:
-            return True
-        if lv is None or rv is None:
-            return None
-        return False
-
-    return or_
+    return _junction(left, right, True)
 
 
 def _eq_fn(left: _Fn, right: _Fn) -> _Fn:
