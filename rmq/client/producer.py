@@ -266,24 +266,29 @@ class Producer:
         timeout: float | None = None,
     ) -> Deferred[SendResult]:
         """Send and fire with the SendResult once stored (retrying on another broker)."""
-        try:
-            self._check(msg)
-        except MQClientError as e:
-            return _fail_d(e)
-        return self._sem.run(
-            lambda: Deferred.fromCoroutine(self._send(msg, selector, arg, timeout, None))
-        )
+        return self._submit(msg, selector, arg, timeout, None)
 
     def send_to_queue(
         self, msg: Message, mq: MessageQueue, timeout: float | None = None
     ) -> Deferred[SendResult]:
         """Send to one given queue (no retry elsewhere)."""
+        return self._submit(msg, None, None, timeout, mq)
+
+    def _submit(
+        self,
+        msg: Message,
+        selector: Selector | None,
+        arg: Any,
+        timeout: float | None,
+        mq: MessageQueue | None,
+    ) -> Deferred[SendResult]:
+        """Check ``msg`` and run its send within the in-flight limit."""
         try:
             self._check(msg)
         except MQClientError as e:
             return _fail_d(e)
         return self._sem.run(
-            lambda: Deferred.fromCoroutine(self._send(msg, None, None, timeout, mq))
+            lambda: Deferred.fromCoroutine(self._send(msg, selector, arg, timeout, mq))
         )
 
     async def _send(
