@@ -221,29 +221,22 @@ class AdminAPI:
 
     def wipe_write_perm(self, namesrv: str, broker_name: str) -> Deferred[int]:
         """WIPE_WRITE_PERM_OF_BROKER on one name server; fires with the topic count."""
-        d = self.invoke(
-            namesrv, RequestCode.WIPE_WRITE_PERM_OF_BROKER, BrokerNameHeader(broker_name)
-        )
+        d = self._perm(namesrv, RequestCode.WIPE_WRITE_PERM_OF_BROKER, broker_name)
         return d.addCallback(
-            lambda r: (
-                WipeWritePermOfBrokerResponseHeader.from_ext(
-                    check_response(r).ext_fields
-                ).wipeTopicCount
-            )
+            lambda ext: WipeWritePermOfBrokerResponseHeader.from_ext(ext).wipeTopicCount
         )
 
     def add_write_perm(self, namesrv: str, broker_name: str) -> Deferred[int]:
         """ADD_WRITE_PERM_OF_BROKER on one name server; fires with the topic count."""
-        d = self.invoke(
-            namesrv, RequestCode.ADD_WRITE_PERM_OF_BROKER, BrokerNameHeader(broker_name)
-        )
+        d = self._perm(namesrv, RequestCode.ADD_WRITE_PERM_OF_BROKER, broker_name)
         return d.addCallback(
-            lambda r: (
-                AddWritePermOfBrokerResponseHeader.from_ext(
-                    check_response(r).ext_fields
-                ).addTopicCount
-            )
+            lambda ext: AddWritePermOfBrokerResponseHeader.from_ext(ext).addTopicCount
         )
+
+    def _perm(self, namesrv: str, code: int, broker_name: str) -> Deferred[dict[str, str]]:
+        """A write-permission change for ``broker_name``; fires with the answer's extFields."""
+        d = self.invoke(namesrv, code, BrokerNameHeader(broker_name))
+        return d.addCallback(lambda r: check_response(r).ext_fields)
 
     def put_kv_config(self, namespace: str, key: str, value: str) -> Deferred[None]:
         """PUT_KV_CONFIG on every name server."""
