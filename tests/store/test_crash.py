@@ -70,10 +70,8 @@ class CrashTests(SynchronousTestCase):
             self.assertIn(qoff, by_offset, f"acked message {i} lost")
             self.assertEqual(by_offset[qoff].body, body_for(i))
 
-    def test_sigkill(self) -> None:
-        """After SIGKILL, every acked message is readable with its exact bytes, in order."""
-        root = self.mktemp()
-        acked = self.run_writer(root, 1500)
+    def reopen(self, root: str) -> MessageStore:
+        """The killed writer's store, opened again with the writer's settings (recovery runs)."""
         store, _ = make_store(
             root,
             mappedFileSizeCommitLog=256 * 1024,
@@ -83,6 +81,13 @@ class CrashTests(SynchronousTestCase):
             maxMessageSize=64 * 1024,
         )
         self.addCleanup(lambda: self.successResultOf(store.shutdown()))
+        return store
+
+    def test_sigkill(self) -> None:
+        """After SIGKILL, every acked message is readable with its exact bytes, in order."""
+        root = self.mktemp()
+        acked = self.run_writer(root, 1500)
+        store = self.reopen(root)
         msgs = self.read_all(store)
         self.assertGreaterEqual(len(msgs), len(acked))
         self.check(msgs, acked, None)
@@ -112,15 +117,7 @@ class CrashTests(SynchronousTestCase):
             data[victim + 100] ^= 0xFF  # inside the body (bodies are >= 11 bytes at 91+)
             f.seek(0)
             f.write(data)
-        store, _ = make_store(
-            root,
-            mappedFileSizeCommitLog=256 * 1024,
-            mappedFileSizeConsumeQueue=20 * 1000,
-            maxHashSlotNum=1000,
-            maxIndexNum=4000,
-            maxMessageSize=64 * 1024,
-        )
-        self.addCleanup(lambda: self.successResultOf(store.shutdown()))
+        store = self.reopen(root)
         msgs = self.read_all(store)
         self.assertEqual(len(msgs), rec.queue_offset)
         self.check(msgs, acked, rec.queue_offset)
