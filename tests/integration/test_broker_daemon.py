@@ -185,36 +185,19 @@ class BrokerDaemonTests(TestCase):
                 self.fail(f"group {group} never had {count} consumers")
             await task.deferLater(reactor, 0.1, lambda: None)
 
+    def _push(self, group: str, instance: str) -> Any:
+        """A C++ push consumer of TOPIC in ``group`` that stops after 12 s without messages."""
+        args = ["--group", group, "--topic", TOPIC, "--idle-timeout", "12"]
+        return self._cpp("push", *args, "--instance-name", instance, timeout=120)
+
     async def test_second_consumer_splits_queues(self) -> None:
         """Two consumers of one group share the queues and together receive everything."""
         await self._setup()
         r = await self._cpp("produce", "--group", "PG", "--topic", TOPIC, "--count", "200")
         self.assertTrue(r.ok, r.errors)
-        a = self._cpp(
-            "push",
-            "--group",
-            "SG",
-            "--topic",
-            TOPIC,
-            "--idle-timeout",
-            "12",
-            "--instance-name",
-            "a",
-            timeout=120,
-        )
+        a = self._push("SG", "a")
         await self._wait_consumers("SG", 1)
-        b = self._cpp(
-            "push",
-            "--group",
-            "SG",
-            "--topic",
-            TOPIC,
-            "--idle-timeout",
-            "12",
-            "--instance-name",
-            "b",
-            timeout=120,
-        )
+        b = self._push("SG", "b")
         await self._wait_consumers("SG", 2)
         more = await self._cpp("produce", "--group", "PG", "--topic", TOPIC, "--count", "200")
         self.assertTrue(more.ok, more.errors)
